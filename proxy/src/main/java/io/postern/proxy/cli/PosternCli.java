@@ -1,0 +1,118 @@
+package io.postern.proxy.cli;
+
+import io.postern.proxy.config.ConfigException;
+import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.demo.Demo;
+import io.postern.proxy.routing.StaticRouter;
+import io.postern.proxy.server.PosternServer;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code java -jar postern.jar COMMAND}. Exit status: 0 success, 1 failure at run time, 2 a bad
+ * configuration or command line.
+ */
+@Command(
+        name = "postern.jar",
+        mixinStandardHelpOptions = true,
+        version = "Postern 0.1.0",
+        description = "IMAP proxy and policy gateway.",
+        subcommands = {PosternCli.Run.class, PosternCli.CheckConfig.class, PosternCli.Route.class, Demo.class})
+public final class PosternCli implements Runnable {
+
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_BAD_CONFIG = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    public static int execute(String... args) {
+        return new CommandLine(new PosternCli())
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    if (e instanceof ConfigException) {
+                        cmd.getErr().println("postern: bad configuration: " + e.getMessage());
+                        return EXIT_BAD_CONFIG;
+                    }
+                    throw e;
+                })
+                .execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+    }
+
+    static PosternConfig load(Path file) throws ConfigException {
+        try {
+            return PosternConfig.load(file);
+        } catch (ConfigException e) {
+            throw new ConfigException(file + ": " + e.getMessage());
+        }
+    }
+
+    @Command(name = "run", description = "Runs the proxy in the foreground until stopped (SIGTERM, Ctrl-C).")
+    static final class Run implements Callable<Integer> {
+        @Option(names = "--config", required = true, description = "the YAML configuration file")
+        Path config;
+
+        @Override
+        public Integer call() throws Exception {
+            PosternServer server = PosternServer.start(load(config));
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                server.close();
+                stopped.countDown();
+            }, "postern-shutdown"));
+            stopped.await();
+            return 0;
+        }
+    }
+
+    @Command(name = "check-config", description = "Validates a configuration; exit 0 when good, 2 when not.")
+    static final class CheckConfig implements Callable<Integer> {
+        @Option(names = "--config", required = true, description = "the YAML configuration file")
+        Path config;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            PosternConfig c = load(config);
+            PrintWriter out = spec.commandLine().getOut();
+            out.println(config + ": ok (" + c.listeners().size() + " listener(s), " + c.backends().size()
+                    + " backend(s), routing " + c.routing().strategy() + ")");
+            return 0;
+        }
+    }
+
+    @Command(name = "route", description = "Prints the name of the backend a user is routed to.")
+    static final class Route implements Callable<Integer> {
+        @Option(names = "--config", required = true, description = "the YAML configuration file")
+        Path config;
+
+        @Parameters(index = "0", paramLabel = "USER", description = "the user name as the client logs in")
+        String user;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            PosternConfig c = load(config);
+            spec.commandLine().getOut().println(new StaticRouter(c.routing()).route(user));
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package io.postern.proxy.config;
+
+import io.postern.imap.codec.ImapDecoderConfig;
+import java.util.Set;
+
+/**
+ * {@code limits}: what a client or backend may send. The defaults are those of
+ * {@link ImapDecoderConfig}.
+ *
+ * @param maxLoginFailures failed logins on one connection before Postern says {@code BYE}
+ */
+public record LimitsConfig(ImapDecoderConfig commands, ImapDecoderConfig responses, int maxLoginFailures) {
+
+    private static final Set<String> KEYS = Set.of(
+            "max_line_length",
+            "max_literal_size_before_auth",
+            "max_literal_size_after_auth",
+            "max_literals_per_command",
+            "max_response_line_length",
+            "max_login_failures");
+
+    static LimitsConfig defaults() {
+        return new LimitsConfig(ImapDecoderConfig.commands(), ImapDecoderConfig.responses(), 3);
+    }
+
+    static LimitsConfig read(ConfigNode n) throws ConfigException {
+        n.requireMapping(KEYS);
+        ImapDecoderConfig commands = ImapDecoderConfig.builder()
+                .maxLineLength(n.get("max_line_length").integer(
+                        ImapDecoderConfig.DEFAULT_MAX_COMMAND_LINE_LENGTH, ImapDecoderConfig.MIN_LINE_LENGTH, 64 << 20))
+                .maxLiteralSizeBeforeAuth(n.get("max_literal_size_before_auth").size(
+                        ImapDecoderConfig.DEFAULT_MAX_LITERAL_SIZE_BEFORE_AUTH, 0, 1 << 20))
+                .maxLiteralSizeAfterAuth(n.get("max_literal_size_after_auth").size(
+                        ImapDecoderConfig.DEFAULT_MAX_LITERAL_SIZE_AFTER_AUTH, 0, Long.MAX_VALUE))
+                .maxLiteralsPerCommand(n.get("max_literals_per_command").integer(
+                        ImapDecoderConfig.DEFAULT_MAX_LITERALS_PER_COMMAND, 1, Integer.MAX_VALUE))
+                .build();
+        ImapDecoderConfig responses = ImapDecoderConfig.responses().toBuilder()
+                .maxLineLength(n.get("max_response_line_length").integer(
+                        ImapDecoderConfig.DEFAULT_MAX_RESPONSE_LINE_LENGTH, ImapDecoderConfig.MIN_LINE_LENGTH, 256 << 20))
+                .build();
+        int failures = n.get("max_login_failures").integer(3, 1, 1000);
+        return new LimitsConfig(commands, responses, failures);
+    }
+}

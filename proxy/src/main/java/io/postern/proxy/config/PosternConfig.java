@@ -1,0 +1,96 @@
+package io.postern.proxy.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The whole configuration, read once from YAML into immutable records. Every record checks
+ * itself as it is read; the first problem stops the load with a {@link ConfigException} that
+ * names the key path. The keys are documented in the README.
+ */
+public record PosternConfig(
+        List<ListenerConfig> listeners,
+        Map<String, BackendConfig> backends,
+        RoutingConfig routing,
+        LimitsConfig limits,
+        TimeoutsConfig timeouts) {
+
+    private static final Set<String> KEYS =
+            Set.of("listeners", "tls", "backends", "routing", "policies", "admin", "limits", "timeouts");
+
+    public static PosternConfig load(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read: " + e.getMessage());
+        }
+        return parse(text);
+    }
+
+    public static PosternConfig parse(String yaml) throws ConfigException {
+        JsonNode root;
+        try {
+            root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
+        } catch (JsonProcessingException e) {
+            throw new ConfigException("not valid YAML: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"));
+        }
+        ConfigNode top = new ConfigNode(root, "");
+        if (top.isMissing()) {
+            throw new ConfigException("the configuration is empty");
+        }
+        top.requireMapping(KEYS);
+
+        List<ListenerConfig> listeners = new ArrayList<>();
+        Set<String> listenerNames = new HashSet<>();
+        for (ConfigNode n : top.get("listeners").list()) {
+            ListenerConfig l = ListenerConfig.read(n);
+            if (!listenerNames.add(l.name())) {
+                throw n.get("name").error("duplicate listener name \"" + l.name() + "\"");
+            }
+            listeners.add(l);
+        }
+        if (listeners.isEmpty()) {
+            throw top.get("listeners").error("at least one listener is required");
+        }
+
+        Map<String, BackendConfig> backends = new LinkedHashMap<>();
+        for (ConfigNode n : top.get("backends").list()) {
+            BackendConfig b = BackendConfig.read(n);
+            if (backends.putIfAbsent(b.name(), b) != null) {
+                throw n.get("name").error("duplicate backend name \"" + b.name() + "\"");
+            }
+        }
+        if (backends.isEmpty()) {
+            throw top.get("backends").error("at least one backend is required");
+        }
+
+        RoutingConfig routing = RoutingConfig.read(top.get("routing"), backends.keySet());
+
+        if (!top.get("tls").isMissing()) {
+            throw top.get("tls").error("TLS is not supported by this build yet");
+        }
+        if (!top.get("policies").list().isEmpty()) {
+            throw top.get("policies").error("policies are not supported by this build yet (expected: [])");
+        }
+        if (!top.get("admin").isMissing()) {
+            throw top.get("admin").error("the admin listener is not supported by this build yet");
+        }
+        LimitsConfig limits = top.get("limits").isMissing() ? LimitsConfig.defaults() : LimitsConfig.read(top.get("limits"));
+        TimeoutsConfig timeouts =
+                top.get("timeouts").isMissing() ? TimeoutsConfig.defaults() : TimeoutsConfig.read(top.get("timeouts"));
+        return new PosternConfig(List.copyOf(listeners), Map.copyOf(backends), routing, limits, timeouts);
+    }
+}

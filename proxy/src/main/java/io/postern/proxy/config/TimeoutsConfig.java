@@ -1,0 +1,27 @@
+package io.postern.proxy.config;
+
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * {@code timeouts}.
+ *
+ * @param preAuth a client that sends nothing for this long before logging in gets {@code BYE}
+ * @param idle an authenticated session in which neither side sent anything for this long is
+ *     closed with {@code BYE}; RFC 9051 asks for at least 30 minutes
+ */
+public record TimeoutsConfig(Duration preAuth, Duration idle) {
+
+    private static final Set<String> KEYS = Set.of("pre_auth", "idle");
+
+    static TimeoutsConfig defaults() {
+        return new TimeoutsConfig(Duration.ofSeconds(60), Duration.ofMinutes(35));
+    }
+
+    static TimeoutsConfig read(ConfigNode n) throws ConfigException {
+        n.requireMapping(KEYS);
+        Duration preAuth = n.get("pre_auth").duration(Duration.ofSeconds(60), Duration.ofMillis(100));
+        Duration idle = n.get("idle").duration(Duration.ofMinutes(35), Duration.ofMillis(100));
+        return new TimeoutsConfig(preAuth, idle);
+    }
+}

@@ -1,0 +1,55 @@
+package io.postern.proxy.server;
+
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.postern.imap.codec.Direction;
+import io.postern.imap.codec.ImapFrameDecoder;
+import io.postern.proxy.config.ListenerConfig;
+import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.routing.Router;
+import io.postern.proxy.session.ClientSession;
+import java.util.concurrent.TimeUnit;
+
+/** The client pipeline: timeout, IMAP framing, the session. */
+final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
+
+    private final PosternConfig config;
+    private final ListenerConfig listener;
+    private final Router router;
+    private final Transport transport;
+    private final ChannelGroup channels;
+
+    ClientChannelInitializer(
+            PosternConfig config, ListenerConfig listener, Router router, Transport transport, ChannelGroup channels) {
+        this.config = config;
+        this.listener = listener;
+        this.router = router;
+        this.transport = transport;
+        this.channels = channels;
+    }
+
+    @Override
+    protected void initChannel(SocketChannel ch) {
+        channels.add(ch);
+        ChannelPipeline p = ch.pipeline();
+        addTimeout(p);
+        addCodec(p);
+        addSession(p);
+    }
+
+    private void addTimeout(ChannelPipeline p) {
+        long preAuth = config.timeouts().preAuth().toMillis();
+        p.addLast(HandlerNames.IDLE_TIMEOUT, new IdleStateHandler(preAuth, 0, 0, TimeUnit.MILLISECONDS));
+    }
+
+    private void addCodec(ChannelPipeline p) {
+        p.addLast(HandlerNames.FRAME_DECODER, new ImapFrameDecoder(Direction.COMMAND, config.limits().commands()));
+    }
+
+    private void addSession(ChannelPipeline p) {
+        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport));
+    }
+}

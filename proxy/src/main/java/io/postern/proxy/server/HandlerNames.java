@@ -1,0 +1,12 @@
+package io.postern.proxy.server;
+
+/** Names of the handlers in Postern's pipelines, client and backend. */
+public final class HandlerNames {
+
+    public static final String IDLE_TIMEOUT = "idle-timeout";
+    public static final String FRAME_DECODER = "frame-decoder";
+    public static final String CLIENT_SESSION = "client-session";
+    public static final String BACKEND_HANDLER = "backend-handler";
+
+    private HandlerNames() {}
+}

@@ -1,0 +1,107 @@
+package io.postern.proxy.server;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.postern.proxy.config.ListenerConfig;
+import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.routing.Router;
+import io.postern.proxy.routing.StaticRouter;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The listeners of one configuration, and the event loops they and their sessions run on. */
+public final class PosternServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(PosternServer.class);
+
+    /** Small enough that a slow peer stops the other side's reads early, large enough for full TCP windows. */
+    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
+
+    private final PosternConfig config;
+    private final Transport transport;
+    private final EventLoopGroup acceptGroup;
+    private final EventLoopGroup workerGroup;
+    private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
+
+    private PosternServer(PosternConfig config, Transport transport, int workerThreads) {
+        this.config = config;
+        this.transport = transport;
+        this.acceptGroup = transport.newGroup(1);
+        this.workerGroup = transport.newGroup(workerThreads);
+    }
+
+    /** Binds every listener; on failure, releases what was bound and rethrows. */
+    public static PosternServer start(PosternConfig config) throws InterruptedException {
+        return start(config, Transport.best(), 0);
+    }
+
+    /** @param workerThreads 0 for Netty's default (two per core) */
+    public static PosternServer start(PosternConfig config, Transport transport, int workerThreads)
+            throws InterruptedException {
+        PosternServer server = new PosternServer(config, transport, workerThreads);
+        try {
+            server.bindAll();
+        } catch (RuntimeException | InterruptedException e) {
+            server.close();
+            throw e;
+        }
+        return server;
+    }
+
+    private void bindAll() throws InterruptedException {
+        Router router = new StaticRouter(config.routing());
+        for (ListenerConfig listener : config.listeners()) {
+            ServerBootstrap b = new ServerBootstrap()
+                    .group(acceptGroup, workerGroup)
+                    .channel(transport.serverChannel())
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, channels));
+            Channel ch = b.bind(listener.bind().toResolved()).sync().channel();
+            channels.add(ch);
+            InetSocketAddress address = (InetSocketAddress) ch.localAddress();
+            bound.put(listener.name(), address);
+            log.info("listener {} on {} (tls: {}, transport: {})", listener.name(), address, listener.tls(), transport.name());
+        }
+    }
+
+    /** The address each listener is bound to, by listener name (the real port when the config said 0). */
+    public Map<String, InetSocketAddress> boundAddresses() {
+        return Map.copyOf(bound);
+    }
+
+    public InetSocketAddress address(String listener) {
+        InetSocketAddress a = bound.get(listener);
+        if (a == null) {
+            throw new IllegalArgumentException("no listener named " + listener);
+        }
+        return a;
+    }
+
+    public List<String> listenerNames() {
+        return new ArrayList<>(bound.keySet());
+    }
+
+    /** Stops accepting, closes every session, and waits for the event loops to end. */
+    @Override
+    public void close() {
+        channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        acceptGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,203 @@
+package io.postern.proxy.session;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.util.ReferenceCountUtil;
+import io.postern.imap.codec.ImapFrame;
+import io.postern.imap.codec.ImapLine;
+import io.postern.imap.parse.ImapParseException;
+import io.postern.imap.parse.ResponseHead;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Logs in at the backend with the client's credentials: greeting, CAPABILITY when the greeting
+ * has none, then AUTHENTICATE PLAIN (with SASL-IR when offered) or LOGIN (quoted strings, or
+ * literals for names and passwords that a quoted string cannot carry), then the post-login
+ * capabilities. Runs on the session's event loop; reports exactly once to the session.
+ */
+final class BackendLogin {
+
+    private enum Step {
+        GREETING,
+        CAPABILITY,
+        LOGIN,
+        POST_CAPABILITY,
+        DONE
+    }
+
+    private static final String CAPABILITY_TAG = "postern1";
+    private static final String LOGIN_TAG = "postern2";
+    private static final String POST_CAPABILITY_TAG = "postern3";
+
+    private final ClientSession session;
+    private final Channel backend;
+    private Credentials credentials;
+    private Step step = Step.GREETING;
+    private List<String> capabilities = List.of();
+    private List<String> loginCapabilities = List.of();
+    /** What to send after each '+' of the login exchange. */
+    private final ArrayDeque<String> afterContinuation = new ArrayDeque<>();
+
+    BackendLogin(ClientSession session, Channel backend, Credentials credentials) {
+        this.session = session;
+        this.backend = backend;
+        this.credentials = credentials;
+    }
+
+    boolean done() {
+        return step == Step.DONE;
+    }
+
+    /** Takes ownership of {@code frame}. */
+    void onFrame(ImapFrame frame) {
+        try {
+            if (step == Step.DONE || !(frame instanceof ImapLine line) || !line.first()) {
+                return; // literal data of an untagged response during login: not needed
+            }
+            ResponseHead head;
+            try {
+                head = ResponseHead.parse(line.content());
+            } catch (ImapParseException e) {
+                fail("unparseable response during login: " + e.getMessage());
+                return;
+            }
+            onResponse(head, line.content());
+        } finally {
+            ReferenceCountUtil.release(frame);
+        }
+    }
+
+    private void onResponse(ResponseHead head, ByteBuf line) {
+        switch (step) {
+            case GREETING -> {
+                if (!head.isUntagged() || !"OK".equals(head.keyword())) {
+                    fail("greeting is not OK: " + head.keyword());
+                    return;
+                }
+                capabilities = head.capabilities(line);
+                if (capabilities.isEmpty()) {
+                    step = Step.CAPABILITY;
+                    send(CAPABILITY_TAG + " CAPABILITY\r\n");
+                } else {
+                    sendLogin();
+                }
+            }
+            case CAPABILITY -> {
+                if (head.isUntagged() && "CAPABILITY".equals(head.keyword())) {
+                    capabilities = head.capabilities(line);
+                } else if (head.isTagged() && CAPABILITY_TAG.equals(head.tag())) {
+                    sendLogin();
+                }
+            }
+            case LOGIN -> {
+                if (head.isContinuation()) {
+                    String next = afterContinuation.poll();
+                    if (next == null) {
+                        fail("unexpected continuation during login");
+                        return;
+                    }
+                    send(next);
+                } else if (head.isUntagged() && "CAPABILITY".equals(head.keyword())) {
+                    loginCapabilities = head.capabilities(line);
+                } else if (head.isTagged() && LOGIN_TAG.equals(head.tag())) {
+                    credentials = null;
+                    afterContinuation.clear();
+                    if (!"OK".equals(head.keyword())) {
+                        step = Step.DONE;
+                        session.loginRejected(head.code(), head.text(line));
+                        return;
+                    }
+                    if ("CAPABILITY".equals(head.code())) {
+                        loginCapabilities = head.capabilities(line);
+                    }
+                    if (loginCapabilities.isEmpty()) {
+                        step = Step.POST_CAPABILITY;
+                        send(POST_CAPABILITY_TAG + " CAPABILITY\r\n");
+                    } else {
+                        succeed();
+                    }
+                }
+            }
+            case POST_CAPABILITY -> {
+                if (head.isUntagged() && "CAPABILITY".equals(head.keyword())) {
+                    loginCapabilities = head.capabilities(line);
+                } else if (head.isTagged() && POST_CAPABILITY_TAG.equals(head.tag())) {
+                    succeed();
+                }
+            }
+            case DONE -> { }
+            default -> throw new IllegalStateException("step " + step);
+        }
+        if (head.isUntagged() && "BYE".equals(head.keyword()) && step != Step.DONE) {
+            fail("backend said BYE during login: " + head.text(line));
+        }
+    }
+
+    private void sendLogin() {
+        step = Step.LOGIN;
+        String user = credentials.user();
+        String password = credentials.password();
+        if (Capabilities.has(capabilities, "AUTH=PLAIN")) {
+            String message = Sasl.encode("\0" + user + "\0" + password);
+            if (Capabilities.has(capabilities, "SASL-IR")) {
+                send(LOGIN_TAG + " AUTHENTICATE PLAIN " + message + "\r\n");
+            } else {
+                afterContinuation.add(message + "\r\n");
+                send(LOGIN_TAG + " AUTHENTICATE PLAIN\r\n");
+            }
+            return;
+        }
+        if (Capabilities.has(capabilities, "LOGINDISABLED")) {
+            fail("backend offers neither AUTH=PLAIN nor LOGIN");
+            return;
+        }
+        if (quotable(user) && quotable(password)) {
+            send(LOGIN_TAG + " LOGIN " + quoted(user) + " " + quoted(password) + "\r\n");
+            return;
+        }
+        // Synchronizing literals: each part waits for the backend's '+'.
+        byte[] u = user.getBytes(StandardCharsets.UTF_8);
+        byte[] p = password.getBytes(StandardCharsets.UTF_8);
+        afterContinuation.add(user + " {" + p.length + "}\r\n");
+        afterContinuation.add(password + "\r\n");
+        send(LOGIN_TAG + " LOGIN {" + u.length + "}\r\n");
+    }
+
+    private void succeed() {
+        step = Step.DONE;
+        session.loginSucceeded(loginCapabilities.isEmpty() ? capabilities : loginCapabilities);
+    }
+
+    private void fail(String reason) {
+        step = Step.DONE;
+        credentials = null;
+        afterContinuation.clear();
+        session.backendUnavailable(reason);
+    }
+
+    private void send(String text) {
+        backend.writeAndFlush(backend.alloc().buffer(text.length()).writeBytes(text.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    static boolean quotable(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == 0 || c == '\r' || c == '\n' || c > 0x7e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static String quoted(String s) {
+        return '"' + s.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
+    }
+
+    @Override
+    public String toString() {
+        return "BackendLogin(" + step.name().toLowerCase(Locale.ROOT) + ")";
+    }
+}

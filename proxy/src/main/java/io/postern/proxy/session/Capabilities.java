@@ -1,0 +1,49 @@
+package io.postern.proxy.session;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The capabilities a client is shown. Before login they are Postern's own; after login they are
+ * the backend's, less what Postern cannot relay: authentication (handled before the relay
+ * starts), STARTTLS, COMPRESS (not implemented yet), UNAUTHENTICATE and referrals that would
+ * send the client around Postern to the backend.
+ */
+public final class Capabilities {
+
+    /** What Postern itself offers before login. */
+    public static final List<String> PRE_AUTH =
+            List.of("IMAP4rev1", "SASL-IR", "ID", "LITERAL+", "AUTH=PLAIN", "AUTH=LOGIN");
+
+    private Capabilities() {}
+
+    /** The backend's post-login capabilities, filtered. Never empty: IMAP4rev1 is kept or added. */
+    public static List<String> relayable(List<String> backend) {
+        List<String> kept = backend.stream().filter(Capabilities::relayable).toList();
+        boolean hasRevision = kept.stream().anyMatch(c -> c.toUpperCase(Locale.ROOT).startsWith("IMAP4REV"));
+        if (!hasRevision) {
+            kept = java.util.stream.Stream.concat(java.util.stream.Stream.of("IMAP4rev1"), kept.stream()).toList();
+        }
+        return kept;
+    }
+
+    static boolean relayable(String capability) {
+        String c = capability.toUpperCase(Locale.ROOT);
+        return !(c.startsWith("AUTH=")
+                || c.startsWith("COMPRESS=")
+                || c.equals("STARTTLS")
+                || c.equals("LOGINDISABLED")
+                || c.equals("SASL-IR")
+                || c.equals("UNAUTHENTICATE")
+                || c.equals("LOGIN-REFERRALS")
+                || c.equals("MAILBOX-REFERRALS"));
+    }
+
+    public static String join(List<String> capabilities) {
+        return String.join(" ", capabilities);
+    }
+
+    static boolean has(List<String> capabilities, String name) {
+        return capabilities.stream().anyMatch(c -> c.equalsIgnoreCase(name));
+    }
+}

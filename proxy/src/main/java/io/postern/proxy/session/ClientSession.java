@@ -1,0 +1,836 @@
+package io.postern.proxy.session;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.postern.imap.codec.Direction;
+import io.postern.imap.codec.ImapDecoderError;
+import io.postern.imap.codec.ImapFrame;
+import io.postern.imap.codec.ImapFrameDecoder;
+import io.postern.imap.codec.ImapLine;
+import io.postern.imap.codec.LiteralChunk;
+import io.postern.imap.parse.ArgumentReader;
+import io.postern.imap.parse.CommandHead;
+import io.postern.imap.parse.ImapParseException;
+import io.postern.imap.parse.ResponseHead;
+import io.postern.proxy.config.BackendConfig;
+import io.postern.proxy.config.ListenerConfig;
+import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.routing.Router;
+import io.postern.proxy.server.HandlerNames;
+import io.postern.proxy.server.Transport;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection, from greeting to close. Before login Postern answers the client itself
+ * (CAPABILITY, NOOP, LOGOUT, ID, LOGIN, AUTHENTICATE PLAIN and LOGIN); LOGIN and AUTHENTICATE
+ * open the backend connection on this channel's event loop and log in there with the client's
+ * credentials. After that every frame is relayed as it came, with the tags of running commands
+ * tracked, capabilities filtered, and synchronizing literals passed through their {@code +}
+ * round trip.
+ *
+ * <p>Threading: the client channel and its backend channel share one event loop; every method
+ * here runs on it, so the state needs no locks. Reads are explicit ({@code AUTO_READ} off on
+ * both channels): one side is read only while the other can take writes.
+ */
+public final class ClientSession extends ChannelInboundHandlerAdapter {
+
+    private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
+    private static final AtomicLong SESSION_IDS = new AtomicLong();
+
+    /** A pre-auth command (LOGIN with literals, ID) is held whole; this bounds it. */
+    private static final int MAX_PRE_AUTH_COMMAND = 32 * 1024;
+
+    /** Commands that exist but need a login first: a clearer answer than "unknown command". */
+    private static final Set<String> AUTHENTICATED_COMMANDS = Set.of(
+            "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB",
+            "NAMESPACE", "STATUS", "APPEND", "IDLE", "ENABLE", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
+            "STORE", "COPY", "MOVE", "UID FETCH", "UID STORE", "UID COPY", "UID MOVE", "UID SEARCH",
+            "UID EXPUNGE", "CHECK", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "GETACL", "SETACL", "MYRIGHTS",
+            "LISTRIGHTS", "DELETEACL", "SORT", "THREAD", "UID SORT", "UID THREAD", "NOTIFY", "COMPRESS",
+            "GETMETADATA", "SETMETADATA", "ESEARCH");
+
+    private enum State {
+        NOT_AUTHENTICATED,
+        AUTHENTICATING,
+        LOGGING_IN,
+        RELAY,
+        CLOSED
+    }
+
+    private final PosternConfig config;
+    private final ListenerConfig listener;
+    private final Router router;
+    private final Transport transport;
+    private final String id;
+
+    private ChannelHandlerContext ctx;
+    private Channel client;
+    private ImapFrameDecoder decoder;
+    private State state = State.NOT_AUTHENTICATED;
+    private int loginFailures;
+
+    // before login
+    private ByteBuf assembly;
+    private String saslTag;
+    private String saslMechanism;
+    private String saslUser;
+
+    // while logging in at the backend
+    private final ArrayDeque<ImapFrame> held = new ArrayDeque<>();
+    private String loginTag;
+    private String user;
+    private String backendName;
+    private BackendLogin login;
+    private ScheduledFuture<?> loginTimer;
+    private Channel backend;
+
+    // relay
+    private final Map<String, Long> running = new LinkedHashMap<>();
+    /** The tag of the command whose lines are being passed on: set between its first and last line. */
+    private String transmitting;
+    private String idleTag;
+    /** Drops the rest of a command Postern already answered with BAD. */
+    private boolean dropping;
+    private boolean backendSaidBye;
+
+    public ClientSession(PosternConfig config, ListenerConfig listener, Router router, Transport transport) {
+        this.config = config;
+        this.listener = listener;
+        this.router = router;
+        this.transport = transport;
+        this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
+    }
+
+    // ---------------------------------------------------------------- client events
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.client = ctx.channel();
+        this.decoder = (ImapFrameDecoder) ctx.pipeline().get(HandlerNames.FRAME_DECODER);
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        log.debug("[{}] connect from {} on {}", id, client.remoteAddress(), listener.name());
+        write("* OK [CAPABILITY " + Capabilities.join(Capabilities.PRE_AUTH) + "] Postern ready.");
+        ctx.flush();
+        client.read();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        clientFrame((ImapFrame) msg);
+    }
+
+    private void clientFrame(ImapFrame frame) {
+        switch (state) {
+            case NOT_AUTHENTICATED, AUTHENTICATING -> preAuthFrame(frame);
+            case LOGGING_IN -> held.add(frame);
+            case RELAY -> relayClientFrame(frame);
+            case CLOSED -> ReferenceCountUtil.release(frame);
+            default -> throw new IllegalStateException("state " + state);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (backend != null && state == State.RELAY) {
+            backend.flush();
+        }
+        ctx.flush();
+        readClientIfReady();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (client.isWritable() && backend != null && state == State.RELAY) {
+            backend.read();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof IdleStateEvent) {
+            log.debug("[{}] idle timeout in state {}", id, state);
+            closeWithBye("Autologout; idle for too long");
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        log.debug("[{}] client closed in state {}", id, state);
+        state = State.CLOSED;
+        releaseSessionState();
+        if (backend != null) {
+            backend.close();
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof IOException) {
+            log.debug("[{}] client connection error: {}", id, cause.toString());
+        } else {
+            log.warn("[{}] session error", id, cause);
+        }
+        closeWithBye("Internal error");
+    }
+
+    private void readClientIfReady() {
+        if (state == State.CLOSED || state == State.LOGGING_IN || decoder.awaitingLiteralDecision()) {
+            return;
+        }
+        if (state == State.RELAY && (backend == null || !backend.isWritable())) {
+            return; // the backend's writability event resumes reading
+        }
+        client.read();
+    }
+
+    // ---------------------------------------------------------------- before login
+
+    private void preAuthFrame(ImapFrame frame) {
+        if (frame instanceof ImapDecoderError error) {
+            decoderError(error);
+            return;
+        }
+        if (state == State.AUTHENTICATING) {
+            saslResponse(frame);
+            return;
+        }
+        ByteBuf content = ((io.netty.buffer.ByteBufHolder) frame).content();
+        try {
+            if (frame instanceof ImapLine line && line.first()) {
+                releaseAssembly();
+                assembly = client.alloc().heapBuffer(Math.min(content.readableBytes() * 2, MAX_PRE_AUTH_COMMAND));
+            }
+            if (assembly == null) {
+                return; // the rest of a command already refused
+            }
+            if (assembly.readableBytes() + content.readableBytes() > MAX_PRE_AUTH_COMMAND) {
+                String tag = tagOrNull(assembly);
+                releaseAssembly();
+                bad(tag, "[TOOBIG] Command too long before login");
+                closeWithBye("Too much input before login");
+                return;
+            }
+            assembly.writeBytes(content);
+            if (frame instanceof ImapLine line) {
+                if (line.literal() != null && line.literal().synchronizing() && decoder.awaitingLiteralDecision()) {
+                    write("+ Ready for literal data");
+                    ctx.flush();
+                    decoder.literalAccepted();
+                    client.read();
+                } else if (line.last()) {
+                    ByteBuf command = assembly;
+                    assembly = null;
+                    try {
+                        preAuthCommand(command);
+                    } finally {
+                        command.release();
+                    }
+                }
+            }
+        } finally {
+            ReferenceCountUtil.release(frame);
+        }
+    }
+
+    private static String tagOrNull(ByteBuf command) {
+        try {
+            return CommandHead.parse(command).tag();
+        } catch (ImapParseException e) {
+            return null;
+        }
+    }
+
+    private void preAuthCommand(ByteBuf command) {
+        CommandHead head;
+        try {
+            head = CommandHead.parse(command);
+        } catch (ImapParseException e) {
+            write("* BAD " + e.getMessage());
+            return;
+        }
+        byte[] wire = ByteBufUtil.getBytes(command);
+        String tag = head.tag();
+        try {
+            ArgumentReader args = new ArgumentReader(wire, head.argumentsIndex() - command.readerIndex());
+            switch (head.name()) {
+                case "CAPABILITY" -> {
+                    args.end();
+                    write("* CAPABILITY " + Capabilities.join(Capabilities.PRE_AUTH));
+                    ok(tag, "Pre-login capabilities listed, post-login capabilities have more.");
+                }
+                case "NOOP" -> {
+                    args.end();
+                    ok(tag, "NOOP completed.");
+                }
+                case "LOGOUT" -> {
+                    args.end();
+                    write("* BYE Logging out");
+                    ok(tag, "Logout completed.");
+                    close();
+                }
+                case "ID" -> {
+                    args.idParams();
+                    args.end();
+                    write("* ID (\"name\" \"Postern\")");
+                    ok(tag, "ID completed.");
+                }
+                case "STARTTLS" -> bad(tag, "STARTTLS is not available on this listener.");
+                case "LOGIN" -> {
+                    String userName = args.astring();
+                    args.sp();
+                    String password = args.astring();
+                    args.end();
+                    beginLogin(tag, new Credentials(userName, password, "LOGIN"));
+                }
+                case "AUTHENTICATE" -> {
+                    String mechanism = args.atom().toUpperCase(Locale.ROOT);
+                    String initial = args.optionalSp() ? args.rest() : null;
+                    args.end();
+                    authenticate(tag, mechanism, initial);
+                }
+                default -> bad(tag, AUTHENTICATED_COMMANDS.contains(head.name())
+                        ? "Log in first."
+                        : "Unknown command.");
+            }
+        } catch (ImapParseException e) {
+            bad(tag, "Invalid arguments: " + e.getMessage());
+        } finally {
+            Arrays.fill(wire, (byte) 0);
+        }
+    }
+
+    private void authenticate(String tag, String mechanism, String initial) {
+        switch (mechanism) {
+            case "PLAIN", "LOGIN" -> { }
+            default -> {
+                no(tag, "Unsupported authentication mechanism.");
+                return;
+            }
+        }
+        saslTag = tag;
+        saslMechanism = mechanism;
+        saslUser = null;
+        state = State.AUTHENTICATING;
+        if (initial == null) {
+            write(mechanism.equals("PLAIN") ? "+ " : "+ " + Sasl.encode("Username:"));
+        } else {
+            saslStep(initial);
+        }
+    }
+
+    private void saslResponse(ImapFrame frame) {
+        try {
+            if (!(frame instanceof ImapLine line) || !line.first() || !line.last()) {
+                endSasl();
+                closeWithBye("Literal in an authentication exchange");
+                return;
+            }
+            ByteBuf c = line.content();
+            String text = c.toString(c.readerIndex(), line.textLength(), StandardCharsets.US_ASCII);
+            if (text.equals("*")) {
+                String tag = saslTag;
+                endSasl();
+                bad(tag, "Authentication aborted by client.");
+                return;
+            }
+            saslStep(text);
+        } finally {
+            ReferenceCountUtil.release(frame);
+        }
+    }
+
+    private void saslStep(String base64) {
+        String tag = saslTag;
+        byte[] data = null;
+        try {
+            data = Sasl.base64(base64);
+            if (saslMechanism.equals("PLAIN")) {
+                Credentials credentials = Sasl.plain(data);
+                endSasl();
+                beginLogin(tag, credentials);
+            } else if (saslUser == null) {
+                saslUser = Sasl.utf8(data);
+                write("+ " + Sasl.encode("Password:"));
+            } else {
+                Credentials credentials = new Credentials(saslUser, Sasl.utf8(data), "LOGIN");
+                endSasl();
+                beginLogin(tag, credentials);
+            }
+        } catch (Sasl.SaslException e) {
+            endSasl();
+            bad(tag, e.getMessage() + ".");
+        } finally {
+            if (data != null) {
+                Arrays.fill(data, (byte) 0);
+            }
+        }
+    }
+
+    private void endSasl() {
+        saslTag = null;
+        saslMechanism = null;
+        saslUser = null;
+        if (state == State.AUTHENTICATING) {
+            state = State.NOT_AUTHENTICATED;
+        }
+    }
+
+    // ---------------------------------------------------------------- login at the backend
+
+    private void beginLogin(String tag, Credentials credentials) {
+        state = State.LOGGING_IN;
+        loginTag = tag;
+        user = credentials.user();
+        backendName = router.route(credentials.user());
+        BackendConfig target = config.backends().get(backendName);
+        log.debug("[{}] login of {} ({}) via {}", id, user, credentials.mechanism(), backendName);
+        Bootstrap b = new Bootstrap()
+                .group(client.eventLoop())
+                .channel(transport.socketChannel())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) target.connectTimeout().toMillis())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, client.config().getWriteBufferWaterMark())
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline()
+                                .addLast(HandlerNames.FRAME_DECODER,
+                                        new ImapFrameDecoder(Direction.RESPONSE, config.limits().responses()))
+                                .addLast(HandlerNames.BACKEND_HANDLER, new BackendHandler(ClientSession.this));
+                    }
+                });
+        ChannelFuture connect = b.connect(target.address().toUnresolved());
+        Channel ch = connect.channel();
+        backend = ch;
+        login = new BackendLogin(this, ch, credentials);
+        loginTimer = client.eventLoop().schedule(
+                () -> backendUnavailable("no login answer within " + target.loginTimeout().toMillis() + " ms"),
+                target.loginTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        connect.addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                if (backend == f.channel()) {
+                    backendUnavailable("connect to " + target.address() + " failed: " + f.cause().getMessage());
+                }
+                return;
+            }
+            f.channel().read();
+        });
+    }
+
+    /** Called by {@link BackendLogin}: the backend accepted the credentials. */
+    void loginSucceeded(List<String> backendCapabilities) {
+        if (state != State.LOGGING_IN) {
+            return;
+        }
+        endLogin();
+        state = State.RELAY;
+        decoder.setAuthenticated(true);
+        long idle = config.timeouts().idle().toMillis();
+        ctx.pipeline().replace(HandlerNames.IDLE_TIMEOUT, HandlerNames.IDLE_TIMEOUT,
+                new IdleStateHandler(true, 0, 0, idle, TimeUnit.MILLISECONDS));
+        log.info("[{}] {} logged in from {} to {}", id, user, client.remoteAddress(), backendName);
+        write(loginTag + " OK [CAPABILITY " + Capabilities.join(Capabilities.relayable(backendCapabilities))
+                + "] Logged in");
+        loginTag = null;
+        releaseHeld();
+        backend.flush();
+        ctx.flush();
+        backend.read();
+        readClientIfReady();
+    }
+
+    /** Called by {@link BackendLogin}: the backend refused the credentials. */
+    void loginRejected(String code, String text) {
+        if (state != State.LOGGING_IN) {
+            return;
+        }
+        log.info("[{}] login of {} refused by {}: {}", id, user, backendName, code == null ? "NO" : code);
+        String answer = switch (code == null ? "" : code) {
+            case "UNAVAILABLE" -> "[UNAVAILABLE] Backend unavailable, try again later.";
+            case "AUTHORIZATIONFAILED", "EXPIRED", "CONTACTADMIN" -> "[" + code + "] " + text;
+            default -> "[AUTHENTICATIONFAILED] Authentication failed.";
+        };
+        loginFailed(answer, true);
+    }
+
+    /** Called when the backend cannot be reached or does not complete the login. */
+    void backendUnavailable(String reason) {
+        if (state != State.LOGGING_IN) {
+            return;
+        }
+        log.warn("[{}] backend {} unavailable for {}: {}", id, backendName, user, reason);
+        loginFailed("[UNAVAILABLE] Backend unavailable, try again later.", false);
+    }
+
+    private void loginFailed(String answer, boolean countsAsFailure) {
+        endLogin();
+        Channel dead = backend;
+        backend = null;
+        dead.close();
+        state = State.NOT_AUTHENTICATED;
+        no(loginTag, answer);
+        loginTag = null;
+        if (countsAsFailure && ++loginFailures >= config.limits().maxLoginFailures()) {
+            closeWithBye("Too many invalid authentication attempts.");
+            return;
+        }
+        ctx.flush();
+        releaseHeld();
+        ctx.flush();
+        readClientIfReady();
+    }
+
+    private void endLogin() {
+        if (loginTimer != null) {
+            loginTimer.cancel(false);
+            loginTimer = null;
+        }
+        login = null;
+    }
+
+    /** Frames the client pipelined behind its LOGIN, handled now that the login is over. */
+    private void releaseHeld() {
+        while (!held.isEmpty() && state != State.LOGGING_IN && state != State.CLOSED) {
+            clientFrame(held.poll());
+        }
+    }
+
+    // ---------------------------------------------------------------- relay
+
+    private void relayClientFrame(ImapFrame frame) {
+        if (frame instanceof ImapDecoderError error) {
+            decoderError(error);
+            return;
+        }
+        if (dropping) {
+            dropping = !(frame instanceof ImapLine line && line.last());
+            ReferenceCountUtil.release(frame);
+            return;
+        }
+        if (frame instanceof ImapLine line) {
+            if (line.first() && !commandStarts(line)) {
+                return;
+            }
+            if (!line.first() && line.last()) {
+                transmitting = null;
+            }
+            backend.write(line.content());
+        } else {
+            backend.write(((LiteralChunk) frame).content());
+        }
+    }
+
+    /**
+     * Looks at the first line of a command: tracks its tag, answers what Postern must answer
+     * itself. Returns {@code false} when the line was consumed here.
+     */
+    private boolean commandStarts(ImapLine line) {
+        if (idleTag != null && line.last() && isDone(line)) {
+            return true; // DONE ends IDLE: continuation data, not a command
+        }
+        CommandHead head;
+        try {
+            head = CommandHead.parse(line.content());
+        } catch (ImapParseException e) {
+            write("* BAD " + e.getMessage());
+            refuseRestOf(line);
+            return false;
+        }
+        if (line.last()) {
+            String refusal = switch (head.name()) {
+                case "COMPRESS" -> "COMPRESS is not available through this proxy.";
+                case "STARTTLS" -> "STARTTLS is not available after login.";
+                case "LOGIN", "AUTHENTICATE" -> "Already logged in.";
+                case "UNAUTHENTICATE" -> "UNAUTHENTICATE is not available through this proxy.";
+                default -> null;
+            };
+            if (refusal != null) {
+                bad(head.tag(), refusal);
+                line.release();
+                return false;
+            }
+        }
+        running.put(head.tag(), System.nanoTime());
+        if (head.name().equals("IDLE")) {
+            idleTag = head.tag();
+        }
+        transmitting = line.last() ? null : head.tag();
+        return true;
+    }
+
+    private void refuseRestOf(ImapLine line) {
+        if (line.literal() != null) {
+            if (decoder.awaitingLiteralDecision()) {
+                decoder.literalRefused();
+            } else {
+                dropping = true;
+            }
+        }
+        line.release();
+    }
+
+    private static boolean isDone(ImapLine line) {
+        ByteBuf c = line.content();
+        return line.textLength() == 4 && c.toString(c.readerIndex(), 4, StandardCharsets.US_ASCII).equalsIgnoreCase("DONE");
+    }
+
+    // ---------------------------------------------------------------- backend events
+
+    void onBackendFrame(ImapFrame frame) {
+        if (state == State.LOGGING_IN && login != null) {
+            login.onFrame(frame);
+            return;
+        }
+        if (state != State.RELAY) {
+            ReferenceCountUtil.release(frame);
+            return;
+        }
+        if (frame instanceof ImapDecoderError error) {
+            log.warn("[{}] backend {} sent input Postern refuses: {}", id, backendName, error.kind());
+            closeWithBye("Backend protocol error.");
+            return;
+        }
+        if (frame instanceof ImapLine line) {
+            if (line.first()) {
+                relayResponseStart(line);
+            } else {
+                client.write(line.content());
+            }
+        } else {
+            client.write(((LiteralChunk) frame).content());
+        }
+    }
+
+    private void relayResponseStart(ImapLine line) {
+        ResponseHead head;
+        try {
+            head = ResponseHead.parse(line.content());
+        } catch (ImapParseException e) {
+            log.debug("[{}] passing on a response Postern cannot parse: {}", id, e.getMessage());
+            client.write(line.content());
+            return;
+        }
+        boolean capabilities = "CAPABILITY".equals(head.code())
+                || (head.isUntagged() && !head.status() && "CAPABILITY".equals(head.keyword()));
+        if (capabilities) {
+            ByteBuf rewritten = rewriteCapabilities(line.content(), head);
+            line.release();
+            client.write(rewritten);
+        } else {
+            client.write(line.content());
+        }
+        if (head.isTagged()) {
+            running.remove(head.tag());
+            if (head.tag().equals(idleTag)) {
+                idleTag = null;
+            }
+            if (head.tag().equals(transmitting)) {
+                transmitting = null;
+                if (decoder.awaitingLiteralDecision()) {
+                    decoder.literalRefused(); // e.g. APPEND to a missing mailbox: NO instead of '+'
+                }
+            }
+        } else if (head.isContinuation()) {
+            if (decoder.awaitingLiteralDecision()) {
+                decoder.literalAccepted();
+            }
+        } else if ("BYE".equals(head.keyword())) {
+            backendSaidBye = true;
+        }
+    }
+
+    private ByteBuf rewriteCapabilities(ByteBuf line, ResponseHead head) {
+        String filtered = Capabilities.join(Capabilities.relayable(head.capabilities(line)));
+        int start = line.readerIndex();
+        int prefixEnd;
+        int suffixStart;
+        if ("CAPABILITY".equals(head.code())) {
+            prefixEnd = head.codeStart() + "CAPABILITY".length();
+            suffixStart = head.codeEnd();
+        } else {
+            prefixEnd = head.dataIndex() > 0 && line.getByte(head.dataIndex() - 1) == ' '
+                    ? head.dataIndex() - 1
+                    : head.dataIndex();
+            suffixStart = CommandHead.textEnd(line);
+        }
+        ByteBuf out = client.alloc().buffer(line.readableBytes() + 16);
+        out.writeBytes(line, start, prefixEnd - start);
+        out.writeByte(' ');
+        out.writeCharSequence(filtered, StandardCharsets.US_ASCII);
+        out.writeBytes(line, suffixStart, line.writerIndex() - suffixStart);
+        return out;
+    }
+
+    void onBackendReadComplete() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        ctx.flush();
+        if (state == State.RELAY) {
+            if (client.isWritable()) {
+                backend.read();
+            }
+            readClientIfReady();
+        } else if (state == State.LOGGING_IN && backend != null) {
+            backend.read();
+        }
+    }
+
+    void onBackendWritabilityChanged(boolean writable) {
+        if (writable && state == State.RELAY) {
+            readClientIfReady();
+        }
+    }
+
+    void onBackendClosed(Channel channel) {
+        if (channel != backend) {
+            return; // a backend connection of an earlier, failed login
+        }
+        if (state == State.LOGGING_IN) {
+            backendUnavailable("connection closed during login");
+        } else if (state == State.RELAY) {
+            log.debug("[{}] backend {} closed the connection", id, backendName);
+            if (backendSaidBye) {
+                close();
+            } else {
+                closeWithBye("Backend connection lost.");
+            }
+        }
+    }
+
+    void onBackendException(Channel channel, Throwable cause) {
+        if (channel != backend) {
+            channel.close();
+            return;
+        }
+        log.warn("[{}] backend {} connection error: {}", id, backendName, cause.toString());
+        if (state == State.LOGGING_IN) {
+            backendUnavailable(cause.toString());
+        } else {
+            closeWithBye("Backend connection lost.");
+        }
+    }
+
+    // ---------------------------------------------------------------- errors, answers, close
+
+    private void decoderError(ImapDecoderError error) {
+        String tag = error.tag() != null ? error.tag() : transmitting;
+        switch (error.kind()) {
+            case LITERAL_TOO_LARGE -> {
+                String limit = "[TOOBIG] Literal too large (at most "
+                        + config.limits().commands().maxLiteralSize(state == State.RELAY) + " bytes).";
+                if (error.recoverable()) {
+                    no(tag, limit);
+                } else {
+                    bad(tag, limit);
+                    closeWithBye("Too much input.");
+                }
+            }
+            case LINE_TOO_LONG -> {
+                bad(tag, "[TOOBIG] Line too long (at most " + config.limits().commands().maxLineLength() + " bytes).");
+                closeWithBye("Too much input.");
+            }
+            case TOO_MANY_LITERALS -> {
+                bad(tag, "[LIMIT] Too many literals in one command.");
+                closeWithBye("Too much input.");
+            }
+            case TRUNCATED -> log.debug("[{}] client closed in the middle of a command", id);
+            default -> throw new IllegalStateException("kind " + error.kind());
+        }
+    }
+
+    private void ok(String tag, String text) {
+        write(tag + " OK " + text);
+    }
+
+    private void no(String tag, String text) {
+        write((tag == null ? "*" : tag) + " NO " + text);
+    }
+
+    private void bad(String tag, String text) {
+        write((tag == null ? "*" : tag) + " BAD " + text);
+    }
+
+    private void write(String line) {
+        if (!client.isActive()) {
+            return;
+        }
+        ByteBuf buf = client.alloc().buffer(line.length() + 2);
+        buf.writeCharSequence(line, StandardCharsets.UTF_8);
+        buf.writeByte('\r').writeByte('\n');
+        client.write(buf);
+    }
+
+    /** Ends the session with an untagged BYE. */
+    private void closeWithBye(String text) {
+        if (state == State.CLOSED) {
+            return;
+        }
+        write("* BYE " + text);
+        close();
+    }
+
+    private void close() {
+        state = State.CLOSED;
+        releaseSessionState();
+        client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        if (backend != null) {
+            backend.close();
+        }
+    }
+
+    private void releaseSessionState() {
+        releaseAssembly();
+        endLogin();
+        ImapFrame frame;
+        while ((frame = held.poll()) != null) {
+            ReferenceCountUtil.release(frame);
+        }
+    }
+
+    private void releaseAssembly() {
+        if (assembly != null) {
+            assembly.setZero(0, assembly.capacity());
+            assembly.release();
+            assembly = null;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ClientSession(" + id + ", " + state + ")";
+    }
+}
