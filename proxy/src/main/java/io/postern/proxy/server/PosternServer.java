@@ -93,6 +93,23 @@ public final class PosternServer implements AutoCloseable {
         return a;
     }
 
+    /**
+     * Bytes written toward clients that the sockets have not taken yet, over all sessions. With
+     * backpressure working this stays near one write-buffer high-water mark per slow client,
+     * whatever the size of the messages being fetched.
+     */
+    public long pendingClientBytes() {
+        long total = 0;
+        for (Channel ch : channels) {
+            if (ch instanceof io.netty.channel.socket.SocketChannel) {
+                total += ch.isWritable()
+                        ? WATER_MARK.high() - ch.bytesBeforeUnwritable()
+                        : WATER_MARK.low() + ch.bytesBeforeWritable();
+            }
+        }
+        return total;
+    }
+
     public List<String> listenerNames() {
         return new ArrayList<>(bound.keySet());
     }

@@ -174,6 +174,32 @@ abstract class AbstractRelayIT {
     }
 
     @Test
+    void slowClientDoesNotMakePosternHoldALargeFetch() throws Exception {
+        String user = newUser();
+        byte[] original = bigMessage(25 * 1024 * 1024, 25);
+        appendRaw(direct(), user, "INBOX", original);
+        try (RawImapClient c = login(postern.address(), user)) {
+            c.send("b1 EXAMINE INBOX\r\n");
+            c.tagged("b1");
+            c.send("b2 FETCH 1 (BODY.PEEK[])\r\n");
+            long maxPending = 0;
+            for (int i = 0; i < 30; i++) { // the client reads nothing for 1.5 s
+                Thread.sleep(50);
+                maxPending = Math.max(maxPending, postern.server().pendingClientBytes());
+            }
+            byte[] response = c.response();
+            String tagged = c.tagged("b2");
+            assertThat(tagged).startsWith("b2 OK");
+            String head = new String(response, 0, 100, StandardCharsets.ISO_8859_1);
+            int start = head.indexOf("}\r\n") + 3;
+            byte[] body = Arrays.copyOfRange(response, start, start + original.length);
+            assertThat(sha256(body)).isEqualTo(sha256(original));
+            // a high-water mark's worth, not the 25 MB message
+            assertThat(maxPending).isLessThan(1024 * 1024);
+        }
+    }
+
+    @Test
     void appendWithLiteralPlusThroughAngusIsStoredByteIdentical() throws Exception {
         String user = newUser();
         byte[] original = bigMessage(200 * 1024, 11);

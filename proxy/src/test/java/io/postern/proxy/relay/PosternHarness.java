@@ -41,6 +41,10 @@ final class PosternHarness implements AutoCloseable {
                 """.formatted(host, port, extraYaml));
     }
 
+    PosternServer server() {
+        return server;
+    }
+
     InetSocketAddress address() {
         return server.address("imap");
     }
