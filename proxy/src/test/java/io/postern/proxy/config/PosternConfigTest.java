@@ -1,0 +1,108 @@
+package io.postern.proxy.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+public class PosternConfigTest {
+
+    public static final String GOOD = """
+            listeners:
+              - name: imap
+                bind: 127.0.0.1:1143
+                tls: none
+            backends:
+              - name: shard-a
+                address: 127.0.0.1:10143
+                tls: none
+              - name: shard-b
+                address: "[::1]:11143"
+                connect_timeout: 750ms
+            routing:
+              strategy: static
+              static: { alice: shard-b }
+              default: shard-a
+            policies: []
+            limits:
+              max_line_length: 32KiB
+              max_literal_size_after_auth: 50MiB
+              max_login_failures: 5
+            timeouts:
+              pre_auth: 30s
+              idle: 40m
+            """;
+
+    @Test
+    void readsEveryKey() throws Exception {
+        PosternConfig c = PosternConfig.parse(GOOD);
+        assertThat(c.listeners()).singleElement().satisfies(l -> {
+            assertThat(l.name()).isEqualTo("imap");
+            assertThat(l.bind()).isEqualTo(new HostPort("127.0.0.1", 1143));
+            assertThat(l.tls()).isEqualTo("none");
+        });
+        assertThat(c.backends().get("shard-b").address()).isEqualTo(new HostPort("::1", 11143));
+        assertThat(c.backends().get("shard-b").connectTimeout()).isEqualTo(Duration.ofMillis(750));
+        assertThat(c.backends().get("shard-a").connectTimeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.routing().staticRoutes()).containsEntry("alice", "shard-b");
+        assertThat(c.routing().defaultBackend()).isEqualTo("shard-a");
+        assertThat(c.limits().commands().maxLineLength()).isEqualTo(32 * 1024);
+        assertThat(c.limits().commands().maxLiteralSizeAfterAuth()).isEqualTo(50L * 1024 * 1024);
+        assertThat(c.limits().commands().maxLiteralSizeBeforeAuth()).isEqualTo(8192);
+        assertThat(c.limits().maxLoginFailures()).isEqualTo(5);
+        assertThat(c.timeouts().preAuth()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(c.timeouts().idle()).isEqualTo(Duration.ofMinutes(40));
+    }
+
+    @Test
+    void defaultsWhenOptionalSectionsAreAbsent() throws Exception {
+        PosternConfig c = PosternConfig.parse("""
+                listeners: [{name: imap, bind: "127.0.0.1:1143"}]
+                backends: [{name: only, address: "127.0.0.1:10143"}]
+                routing: {strategy: static}
+                """);
+        assertThat(c.routing().defaultBackend()).isEqualTo("only");
+        assertThat(c.timeouts().preAuth()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(c.timeouts().idle()).isEqualTo(Duration.ofMinutes(35));
+        assertThat(c.limits().maxLoginFailures()).isEqualTo(3);
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "default: shard-a|default: shard-c|routing.default: unknown backend \"shard-c\"",
+        "bind: 127.0.0.1:1143|bind: 127.0.0.1|listeners[0].bind: expected host:port, found \"127.0.0.1\"",
+        "bind: 127.0.0.1:1143|bind: 127.0.0.1:70000|listeners[0].bind: port 70000 is out of range (expected: 0 to 65535)",
+        "  - name: shard-b|  - name: shard-a|backends[1].name: duplicate backend name \"shard-a\"",
+        "static: { alice: shard-b }|static: { alice: nowhere }|routing.static.alice: unknown backend \"nowhere\"",
+        "max_line_length: 32KiB|max_line_length: 10|limits.max_line_length: 10 is out of range (expected: 64 to 67108864)",
+        "max_line_length: 32KiB|max_line_length: lots|limits.max_line_length: expected a size such as 65536, 64KiB or 64MiB, found \"lots\"",
+        "pre_auth: 30s|pre_auth: soon|timeouts.pre_auth: expected a duration such as 500ms, 60s, 35m or 1h, found \"soon\"",
+        "strategy: static|strategy: magic|routing.strategy: \"magic\" is not one of static, hash, http, ldap",
+        "strategy: static|strategy: hash|routing.strategy: \"hash\" is not supported by this build yet (expected: static)",
+        "tls: none\\nbackends|tls: implicit\\nbackends|listeners[0].tls: \"implicit\" is not supported by this build yet (expected: none)",
+        "idle: 40m|idle: 40m\\n  colour: blue|timeouts.colour: unknown key (known keys: idle, pre_auth)",
+        "policies: []|policies: [{name: acl}]|policies: policies are not supported by this build yet (expected: [])",
+    })
+    void badValuesNameTheirKeyPath(String from, String to, String message) {
+        String yaml = GOOD.replace(from.replace("\\n", "\n"), to.replace("\\n", "\n"));
+        assertThat(yaml).as("the test must change the configuration").isNotEqualTo(GOOD);
+        assertThatThrownBy(() -> PosternConfig.parse(yaml))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(message);
+    }
+
+    @Test
+    void unknownTopLevelKeyAndMissingSections() {
+        assertThatThrownBy(() -> PosternConfig.parse(GOOD + "listners: []\n"))
+                .hasMessageStartingWith("listners: unknown key (known keys: admin, backends, limits, listeners,");
+        assertThatThrownBy(() -> PosternConfig.parse("backends: [{name: a, address: \"127.0.0.1:1\"}]\nrouting: {}\n"))
+                .hasMessage("listeners: at least one listener is required");
+        assertThatThrownBy(() -> PosternConfig.parse(""))
+                .hasMessage("the configuration is empty");
+        assertThatThrownBy(() -> PosternConfig.parse("listeners: [\n"))
+                .hasMessageStartingWith("not valid YAML: ");
+    }
+}
