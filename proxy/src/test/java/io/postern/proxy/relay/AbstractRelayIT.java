@@ -299,9 +299,7 @@ abstract class AbstractRelayIT {
             IMAPFolder inbox = (IMAPFolder) store.getFolder("INBOX");
             inbox.open(Folder.READ_WRITE);
             inbox.moveMessages(new Message[] {inbox.getMessage(1)}, archive);
-            if (backend.fullFeatured()) {
-                assertThat(inbox.getMessageCount()).isEqualTo(3); // GreenMail sends no EXPUNGE for MOVE
-            }
+            // Angus counts the MOVE's EXPUNGE only after the next command (directly as well): reopen
             inbox.close(false);
             inbox.open(Folder.READ_WRITE);
             assertThat(inbox.getMessageCount()).isEqualTo(3);
