@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# End-to-end smoke test of the real jar against a real Dovecot.
+#
+# Starts a private Dovecot (proxy/src/test/resources/dovecot/dovecot.conf.template) in a temp
+# dir on free loopback ports, seeds a user's mailbox, starts `java -jar postern.jar run` in front
+# of it, and checks that curl (LIST, STATUS, FETCH) and mbsync (all folders) get the same bytes
+# through Postern as directly from Dovecot.
+#
+# Usage: .ci/smoke.sh [--direct-only]
+#   --direct-only   only the direct-to-Dovecot half (for checking the script without a jar)
+# Environment:
+#   POSTERN_JAR     the jar (default: proxy/target/postern.jar)
+#   SMOKE_KEEP=1    keep the temp dir (config, logs, Maildirs) for inspection
+# Needs root, dovecot-imapd, curl, isync (mbsync), java. Exit status 0 only if every check passed.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+JAR=${POSTERN_JAR:-$REPO/proxy/target/postern.jar}
+TEMPLATE=$REPO/proxy/src/test/resources/dovecot/dovecot.conf.template
+MAIL_USER=vmail
+USER_NAME=smoke
+PASSWORD=smoke-Secret-1
+DIRECT_ONLY=0
+case "${1:-}" in
+  --direct-only) DIRECT_ONLY=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--direct-only]" >&2; exit 2 ;;
+esac
+
+STARTED=$(date +%s)
+WORK=
+DOVECOT_PID=
+POSTERN_PID=
+CHECKS=0
+FAILED=0
+
+say() { printf 'smoke: %s\n' "$*"; }
+die() { printf 'smoke: ERROR: %s\n' "$*" >&2; exit 1; }
+
+cleanup() {
+  local status=$?
+  trap - EXIT
+  if [ -n "$POSTERN_PID" ] && kill -0 "$POSTERN_PID" 2>/dev/null; then
+    kill -TERM "$POSTERN_PID"
+    for _ in $(seq 100); do kill -0 "$POSTERN_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$POSTERN_PID" 2>/dev/null; then
+      say "Postern ignored SIGTERM for 10 s; killing it"
+      kill -KILL "$POSTERN_PID"
+      status=1
+    fi
+    wait "$POSTERN_PID" || true   # its exit status after SIGTERM is not this script's verdict
+  fi
+  if [ -n "$DOVECOT_PID" ] && kill -0 "$DOVECOT_PID" 2>/dev/null; then
+    doveadm -c "$WORK/dovecot.conf" stop || kill -KILL "$DOVECOT_PID"
+    wait "$DOVECOT_PID" || true
+  fi
+  if [ "$status" -ne 0 ] && [ -n "$WORK" ]; then
+    for log in "$WORK/dovecot.out" "$WORK/dovecot.log" "$WORK/postern.log"; do
+      [ -s "$log" ] && { echo "----- tail of $log"; tail -n 40 "$log"; }
+    done
+  fi
+  if [ -n "$WORK" ]; then
+    if [ "${SMOKE_KEEP:-0}" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- prerequisites
+[ "$(id -u)" = 0 ] || die "needs root (Dovecot runs as root with mail owned by $MAIL_USER)"
+for tool in dovecot doveadm curl mbsync sha256sum cmp; do
+  command -v "$tool" >/dev/null || die "missing $tool (apt-get install dovecot-imapd curl isync)"
+done
+[ -f "$TEMPLATE" ] || die "missing $TEMPLATE"
+if [ "$DIRECT_ONLY" = 0 ]; then
+  command -v java >/dev/null || die "missing java"
+  [ -f "$JAR" ] || die "missing $JAR (build it with: mvn -B -ntp verify, or package)"
+fi
+if ! id "$MAIL_USER" >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin "$MAIL_USER"
+fi
+
+WORK=$(mktemp -d /tmp/postern-smoke.XXXXXX)
+chmod 0755 "$WORK"   # Dovecot's auth process (user dovecot) reads $WORK/passwd
+
+# Free loopback ports: held open together so they differ, then released for the servers.
+free_ports() {
+  if command -v python3 >/dev/null; then
+    python3 - "$1" <<'EOF'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+  else
+    local picked=() port
+    while [ "${#picked[@]}" -lt "$1" ]; do
+      port=$((20000 + RANDOM % 40000))
+      case " ${picked[*]} " in *" $port "*) continue ;; esac
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue   # something listens
+      picked+=("$port")
+    done
+    echo "${picked[*]}"
+  fi
+}
+read -r DOVECOT_PORT DOVECOT_TLS_PORT DOVECOT_PROXY_PORT POSTERN_PORT <<<"$(free_ports 4)"
+
+# Reads the greeting of HOST:PORT within $2 seconds; prints it.
+await_greeting() {
+  local port=$1 deadline=$(( $(date +%s) + $2 )) pid=$3 line
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+      line=
+      IFS= read -r -t 5 line <&3 || true
+      exec 3<&-
+      case "$line" in "* OK"*) printf '%s\n' "${line%$'\r'}"; return 0 ;; esac
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- Dovecot and its mail
+sed -e "s#@NAME@#smoke#g" -e "s#@DIR@#$WORK#g" -e "s#@SSL@#no#g" \
+    -e "s#@MAIL_USER@#$MAIL_USER#g" -e "s#@UID@#$(id -u "$MAIL_USER")#g" -e "s#@GID@#$(id -g "$MAIL_USER")#g" \
+    -e "s#@PORT@#$DOVECOT_PORT#g" -e "s#@TLS_PORT@#$DOVECOT_TLS_PORT#g" -e "s#@PROXY_PORT@#$DOVECOT_PROXY_PORT#g" \
+    "$TEMPLATE" >"$WORK/dovecot.conf"
+if grep -v '^\s*#' "$WORK/dovecot.conf" | grep -q '@[A-Z_]*@'; then
+  die "unfilled placeholder in $WORK/dovecot.conf: $(grep -v '^\s*#' "$WORK/dovecot.conf" | grep '@[A-Z_]*@')"
+fi
+printf '%s:{PLAIN}%s::::::\n' "$USER_NAME" "$PASSWORD" >"$WORK/passwd"
+chmod 0644 "$WORK/passwd"
+
+MAILDIR=$WORK/mail/$USER_NAME/Maildir
+SEQ=0
+# seed FOLDER FILE: deliver FILE into FOLDER (INBOX, or a Maildir++ name such as .Archive).
+seed() {
+  local dir=$MAILDIR/$1 name
+  [ "$1" = INBOX ] && dir=$MAILDIR
+  mkdir -p "$dir/cur" "$dir/new" "$dir/tmp"
+  [ "$1" = INBOX ] || touch "$dir/maildirfolder"
+  SEQ=$((SEQ + 1))
+  # Dovecot gives new files UIDs in the order of the time in their names.
+  name=$(( STARTED + SEQ )).M0P$$Q$SEQ.smoke
+  cp "$2" "$dir/tmp/$name"
+  mv "$dir/tmp/$name" "$dir/cur/$name:2,"
+}
+# message FILE SUBJECT BODY-FILE: a CRLF message.
+message() {
+  {
+    printf 'From: Smoke Test <smoke@postern.invalid>\r\n'
+    printf 'To: %s@postern.invalid\r\n' "$USER_NAME"
+    printf 'Subject: %s\r\n' "$2"
+    printf 'Date: Sat, 22 Nov 2026 10:%02d:00 +0000\r\n' "$SEQ"
+    printf 'Message-ID: <%s.%s@postern.invalid>\r\n' "$SEQ" "$RANDOM"
+    printf 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+    cat "$3"
+  } >"$1"
+}
+mkdir -p "$WORK/seed"
+printf 'Hello from the smoke test.\r\n' >"$WORK/seed/hello.body"
+printf 'Gr\xc3\xbc\xc3\x9fe aus Z\xc3\xbcrich \xe2\x80\x94 8-bit UTF-8.\r\n' >"$WORK/seed/utf8.body"
+# About 400 KB of every byte value but NUL, CR and LF, in lines of 5000 bytes ending in CRLF.
+head -c 420000 /dev/urandom | LC_ALL=C tr -d '\000\r\n' | fold -b -w 5000 | LC_ALL=C sed 's/$/\r/' \
+  >"$WORK/seed/big.body"
+printf 'Archived.\r\n' >"$WORK/seed/archived.body"
+printf 'A list message.\r\n' >"$WORK/seed/list.body"
+message "$WORK/seed/1.eml" "hello" "$WORK/seed/hello.body";       seed INBOX "$WORK/seed/1.eml"
+message "$WORK/seed/2.eml" "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=" "$WORK/seed/utf8.body"; seed INBOX "$WORK/seed/2.eml"
+message "$WORK/seed/3.eml" "big, 8-bit, long lines" "$WORK/seed/big.body"; seed INBOX "$WORK/seed/3.eml"
+message "$WORK/seed/4.eml" "archived" "$WORK/seed/archived.body"; seed .Archive "$WORK/seed/4.eml"
+message "$WORK/seed/5.eml" "list" "$WORK/seed/list.body";         seed .Lists.postern "$WORK/seed/5.eml"
+BIG_UID=3
+mkdir -p "$WORK/mail/$USER_NAME"
+chown -R "$MAIL_USER:" "$WORK/mail/$USER_NAME"
+chmod -R go-rwx "$WORK/mail/$USER_NAME"
+
+dovecot -F -c "$WORK/dovecot.conf" </dev/null >"$WORK/dovecot.out" 2>&1 &
+DOVECOT_PID=$!
+greeting=$(await_greeting "$DOVECOT_PORT" 20 "$DOVECOT_PID") || die "Dovecot gave no greeting on 127.0.0.1:$DOVECOT_PORT"
+say "Dovecot on 127.0.0.1:$DOVECOT_PORT: $greeting"
+
+# ---------------------------------------------------------------- Postern
+if [ "$DIRECT_ONLY" = 0 ]; then
+  cat >"$WORK/postern.yml" <<EOF
+listeners:
+  - name: imap
+    bind: 127.0.0.1:$POSTERN_PORT
+    tls: none
+backends:
+  - name: dovecot
+    address: 127.0.0.1:$DOVECOT_PORT
+    tls: none
+routing:
+  strategy: static
+  default: dovecot
+EOF
+  java -jar "$JAR" run --config "$WORK/postern.yml" </dev/null >"$WORK/postern.log" 2>&1 &
+  POSTERN_PID=$!
+  greeting=$(await_greeting "$POSTERN_PORT" 60 "$POSTERN_PID") \
+    || die "Postern gave no greeting on 127.0.0.1:$POSTERN_PORT"
+  say "Postern on 127.0.0.1:$POSTERN_PORT: $greeting"
+  SIDES="direct postern"
+else
+  SIDES="direct"
+fi
+port_of() { if [ "$1" = direct ]; then echo "$DOVECOT_PORT"; else echo "$POSTERN_PORT"; fi; }
+
+# ---------------------------------------------------------------- checks
+pass() { CHECKS=$((CHECKS + 1)); printf '  ok    %s\n' "$*"; }
+fail() { CHECKS=$((CHECKS + 1)); FAILED=$((FAILED + 1)); printf '  FAIL  %s\n' "$*"; }
+
+# same NAME FILE-A FILE-B: byte-for-byte equal.
+same() {
+  local difference
+  if difference=$(cmp "$2" "$3" 2>&1); then
+    pass "$1 ($(wc -c <"$2") bytes)"
+  else
+    fail "$1: $difference"
+  fi
+}
+
+# fetch SIDE NAME URL-PATH [curl args...]: output of curl against one side into $WORK/curl/SIDE/NAME.
+fetch() {
+  local side=$1 name=$2 path=$3 status=0
+  shift 3
+  mkdir -p "$WORK/curl/$side"
+  curl -sS --max-time 60 --user "$USER_NAME:$PASSWORD" --url "imap://127.0.0.1:$(port_of "$side")/$path" "$@" \
+    -o "$WORK/curl/$side/$name" 2>"$WORK/curl/$side/$name.err" || status=$?
+  if [ "$status" -ne 0 ]; then
+    fail "curl $name via $side: exit $status: $(cat "$WORK/curl/$side/$name.err")"
+    return 1
+  fi
+  [ -s "$WORK/curl/$side/$name" ] || { fail "curl $name via $side: empty output"; return 1; }
+}
+
+say "curl (LIST, STATUS, FETCH)"
+CURL_CHECKS="list status uid1 big archive"
+for side in $SIDES; do
+  fetch "$side" list "" || true
+  fetch "$side" status "" -X 'STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY)' || true
+  fetch "$side" uid1 'INBOX;UID=1' || true
+  fetch "$side" big "INBOX;UID=$BIG_UID" || true
+  fetch "$side" archive 'Archive;UID=1' || true
+done
+# Dovecot itself must hand out what was seeded, or both sides could agree on something wrong.
+[ -f "$WORK/curl/direct/uid1" ] && same "direct FETCH UID 1 = seeded message" "$WORK/curl/direct/uid1" "$WORK/seed/1.eml"
+[ -f "$WORK/curl/direct/big" ] && same "direct FETCH big = seeded message" "$WORK/curl/direct/big" "$WORK/seed/3.eml"
+if [ "$DIRECT_ONLY" = 0 ]; then
+  for name in $CURL_CHECKS; do
+    if [ -f "$WORK/curl/direct/$name" ] && [ -f "$WORK/curl/postern/$name" ]; then
+      same "curl $name: Postern = direct" "$WORK/curl/postern/$name" "$WORK/curl/direct/$name"
+    fi
+  done
+fi
+
+# mbsync every folder of the account into a Maildir of its own, one per side.
+mbsync_side() {
+  local side=$1 rc=$WORK/mbsyncrc-$1 target=$WORK/mbsync-$1 status=0
+  mkdir -p "$target"
+  cat >"$rc" <<EOF
+IMAPAccount $side
+Host 127.0.0.1
+Port $(port_of "$side")
+User $USER_NAME
+Pass $PASSWORD
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore $side-far
+Account $side
+
+MaildirStore $side-near
+Path $target/
+Inbox $target/INBOX
+SubFolders Verbatim
+
+Channel $side
+Far :$side-far:
+Near :$side-near:
+Patterns *
+Create Near
+Sync Pull
+SyncState *
+EOF
+  mbsync -c "$rc" -a >"$WORK/mbsync-$side.log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    fail "mbsync via $side: exit $status: $(tail -n 5 "$WORK/mbsync-$side.log")"
+    return 1
+  fi
+  pass "mbsync via $side: $(find "$target" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l) messages"
+}
+
+# digest DIR: per folder, the sha256 of each message file's content and its flags, sorted.
+# File names differ between the two Maildirs, and mbsync adds a random X-TUID header to each
+# message it stores: that line is left out. Flags agree, as every curl FETCH ran before.
+digest() {
+  (cd "$1" && find . -type f \( -path '*/cur/*' -o -path '*/new/*' \) | while IFS= read -r file; do
+    folder=${file%/*/*}
+    flags=${file##*:2,}
+    [ "$flags" = "$file" ] && flags=
+    printf '%s %s flags=%s\n' "${folder#./}" "$(LC_ALL=C sed '1,/^$/{/^X-TUID: /d}' "$file" | sha256sum | cut -d' ' -f1)" "$flags"
+  done | LC_ALL=C sort)
+}
+
+say "mbsync (Patterns *, Pull)"
+for side in $SIDES; do
+  mbsync_side "$side" || true
+done
+if [ -d "$WORK/mbsync-direct" ]; then
+  digest "$WORK/mbsync-direct" >"$WORK/mbsync-direct.digest"
+  folders=$(cut -d' ' -f1 "$WORK/mbsync-direct.digest" | sort -u | tr '\n' ' ')
+  if [ "$(wc -l <"$WORK/mbsync-direct.digest")" -eq "$SEQ" ]; then
+    pass "mbsync direct: all $SEQ seeded messages, in folders ${folders% }"
+  else
+    fail "mbsync direct: expected $SEQ messages, got $(wc -l <"$WORK/mbsync-direct.digest") in ${folders% }"
+  fi
+fi
+if [ "$DIRECT_ONLY" = 0 ] && [ -d "$WORK/mbsync-postern" ]; then
+  digest "$WORK/mbsync-postern" >"$WORK/mbsync-postern.digest"
+  if diff -u "$WORK/mbsync-direct.digest" "$WORK/mbsync-postern.digest" >"$WORK/mbsync.diff"; then
+    pass "mbsync: Postern = direct, per folder ($(wc -l <"$WORK/mbsync-direct.digest") message digests)"
+  else
+    fail "mbsync: Postern differs from direct:"
+    sed 's/^/        /' "$WORK/mbsync.diff"
+  fi
+fi
+
+# ---------------------------------------------------------------- summary
+if [ -n "$POSTERN_PID" ] && ! kill -0 "$POSTERN_PID" 2>/dev/null; then
+  fail "Postern exited during the checks"
+fi
+say "$CHECKS checks, $FAILED failed, $(( $(date +%s) - STARTED )) s ($([ "$DIRECT_ONLY" = 1 ] && echo 'direct only' || echo 'direct and through Postern'))"
+[ "$FAILED" -eq 0 ] || exit 1
