@@ -174,6 +174,38 @@ abstract class AbstractRelayIT {
     }
 
     @Test
+    void capabilitiesAfterLoginHideWhatPosternCannotRelayAndCompressIsRefused() throws Exception {
+        String user = newUser();
+        try (RawImapClient c = login(postern.address(), user)) {
+            c.send("c1 CAPABILITY\r\n");
+            List<String> responses = c.until("c1");
+            String capability = responses.get(0);
+            assertThat(capability).startsWith("* CAPABILITY IMAP4rev1").endsWith("\r\n");
+            assertThat(capability).doesNotContain("AUTH=").doesNotContain("STARTTLS")
+                    .doesNotContain("COMPRESS").doesNotContain("SASL-IR");
+            c.send("c2 COMPRESS DEFLATE\r\nc3 STARTTLS\r\nc4 LOGIN x y\r\nc5 NOOP\r\n");
+            assertThat(c.tagged("c2")).startsWith("c2 BAD ");
+            assertThat(c.tagged("c3")).startsWith("c3 BAD ");
+            assertThat(c.tagged("c4")).startsWith("c4 BAD ");
+            assertThat(c.tagged("c5")).startsWith("c5 OK");
+        }
+        try (RawImapClient c = login(direct(), user)) {
+            c.send("c1 CAPABILITY\r\n");
+            String direct = c.until("c1").get(0);
+            // what Postern shows is the backend's list less the filtered names, in the backend's order
+            List<String> expected = Arrays.stream(direct.trim().split(" "))
+                    .skip(2)
+                    .filter(name -> !name.startsWith("AUTH=") && !name.startsWith("COMPRESS=")
+                            && !List.of("STARTTLS", "LOGINDISABLED", "SASL-IR", "LOGIN-REFERRALS").contains(name))
+                    .toList();
+            try (RawImapClient p = login(postern.address(), user)) {
+                p.send("c1 CAPABILITY\r\n");
+                assertThat(p.until("c1").get(0).trim()).isEqualTo("* CAPABILITY " + String.join(" ", expected));
+            }
+        }
+    }
+
+    @Test
     void slowClientDoesNotMakePosternHoldALargeFetch() throws Exception {
         String user = newUser();
         byte[] original = bigMessage(25 * 1024 * 1024, 25);
