@@ -222,8 +222,9 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
                 return false;
             }
             if (literal.size() > config.maxLiteralSize(authenticated)) {
-                if (literal.synchronizing() && wasFirst) {
+                if (direction == Direction.COMMAND && literal.synchronizing() && wasFirst) {
                     // The client waits for a '+' that will not come: drop the line, go on.
+                    // (A backend sends literal data without waiting: nothing to go on with there.)
                     out.add(new ImapDecoderError(ImapDecoderError.Kind.LITERAL_TOO_LARGE,
                             ImapChars.tag(in, start, lf), true, literal, true));
                     in.skipBytes(lf - start + 1);
