@@ -23,7 +23,10 @@ public record ImapDecoderError(
     public enum Kind {
         /** No line ending within {@link ImapDecoderConfig#maxLineLength()}. */
         LINE_TOO_LONG,
-        /** A literal larger than the limit that applies (before or after authentication). */
+        /**
+         * A literal larger than the limit that applies (before or after authentication), or one
+         * whose size does not fit in RFC 9051's {@code number64}, whatever the limit.
+         */
         LITERAL_TOO_LARGE,
         /** More literals in one command than {@link ImapDecoderConfig#maxLiteralsPerCommand()}. */
         TOO_MANY_LITERALS,

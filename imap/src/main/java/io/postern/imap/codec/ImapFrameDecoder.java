@@ -221,7 +221,7 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
                 fail(in, out, ImapDecoderError.Kind.TOO_MANY_LITERALS, null);
                 return false;
             }
-            if (literal.size() > config.maxLiteralSize(authenticated)) {
+            if (literal.size() > config.maxLiteralSize(authenticated) || literal.size() == Long.MAX_VALUE) {
                 if (direction == Direction.COMMAND && literal.synchronizing() && wasFirst) {
                     // The client waits for a '+' that will not come: drop the line, go on.
                     // (A backend sends literal data without waiting: nothing to go on with there.)
