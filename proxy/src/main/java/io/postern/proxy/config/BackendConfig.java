@@ -14,7 +14,7 @@ import java.util.Set;
  */
 public record BackendConfig(String name, HostPort address, String tls, Duration connectTimeout, Duration loginTimeout) {
 
-    private static final Set<String> KEYS = Set.of("name", "address", "tls", "ca", "connect_timeout", "login_timeout");
+    static final Set<String> KEYS = Set.of("name", "address", "tls", "ca", "connect_timeout", "login_timeout");
 
     static BackendConfig read(ConfigNode n) throws ConfigException {
         n.requireMapping(KEYS);

@@ -11,7 +11,7 @@ import java.util.Set;
  */
 public record LimitsConfig(ImapDecoderConfig commands, ImapDecoderConfig responses, int maxLoginFailures) {
 
-    private static final Set<String> KEYS = Set.of(
+    static final Set<String> KEYS = Set.of(
             "max_line_length",
             "max_literal_size_before_auth",
             "max_literal_size_after_auth",

@@ -11,7 +11,7 @@ import java.util.Set;
  */
 public record ListenerConfig(String name, HostPort bind, String tls, boolean requireTls, boolean proxyProtocol) {
 
-    private static final Set<String> KEYS = Set.of("name", "bind", "tls", "require_tls", "proxy_protocol");
+    static final Set<String> KEYS = Set.of("name", "bind", "tls", "require_tls", "proxy_protocol");
 
     static ListenerConfig read(ConfigNode n) throws ConfigException {
         n.requireMapping(KEYS);

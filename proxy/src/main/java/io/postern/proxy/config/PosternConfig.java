@@ -26,7 +26,7 @@ public record PosternConfig(
         LimitsConfig limits,
         TimeoutsConfig timeouts) {
 
-    private static final Set<String> KEYS =
+    static final Set<String> KEYS =
             Set.of("listeners", "tls", "backends", "routing", "policies", "admin", "limits", "timeouts");
 
     public static PosternConfig load(Path file) throws ConfigException {

@@ -14,7 +14,7 @@ import java.util.Set;
  */
 public record RoutingConfig(String strategy, Map<String, String> staticRoutes, String defaultBackend, List<String> ring) {
 
-    private static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends");
+    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends");
 
     static RoutingConfig read(ConfigNode n, Set<String> backendNames) throws ConfigException {
         n.requireMapping(KEYS);

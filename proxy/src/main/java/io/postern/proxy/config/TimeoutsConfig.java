@@ -12,7 +12,7 @@ import java.util.Set;
  */
 public record TimeoutsConfig(Duration preAuth, Duration idle) {
 
-    private static final Set<String> KEYS = Set.of("pre_auth", "idle");
+    static final Set<String> KEYS = Set.of("pre_auth", "idle");
 
     static TimeoutsConfig defaults() {
         return new TimeoutsConfig(Duration.ofSeconds(60), Duration.ofMinutes(35));

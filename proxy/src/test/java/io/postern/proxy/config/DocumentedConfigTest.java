@@ -1,0 +1,64 @@
+package io.postern.proxy.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** Keeps the README's configuration reference and the example configs true. */
+class DocumentedConfigTest {
+
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+
+    private static String readme() throws Exception {
+        return Files.readString(ROOT.resolve("README.md"));
+    }
+
+    @Test
+    void theReadmeExampleIsAValidConfiguration() throws Exception {
+        String readme = readme();
+        int section = readme.indexOf("## Configuration reference");
+        assertThat(section).isPositive();
+        Matcher yaml = Pattern.compile("```yaml\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        assertThat(yaml.find(section)).isTrue();
+        PosternConfig c = PosternConfig.parse(yaml.group(1));
+        assertThat(c.limits().commands().maxLineLength()).isEqualTo(64 * 1024);
+    }
+
+    @Test
+    void everyKeyInTheReferenceTableIsOneTheParserKnowsAndViceVersa() throws Exception {
+        Matcher row = Pattern.compile("^\\| `([a-z_.\\[\\]]+)`(?:, `([a-z_]+)`)? \\|", Pattern.MULTILINE).matcher(readme());
+        Set<String> documented = new TreeSet<>();
+        while (row.find()) {
+            documented.add(row.group(1));
+            if (row.group(2) != null) {
+                documented.add(row.group(2));
+            }
+        }
+        Map<String, Set<String>> sections = Map.of(
+                "", PosternConfig.KEYS,
+                "listeners[].", ListenerConfig.KEYS,
+                "backends[].", BackendConfig.KEYS,
+                "routing.", RoutingConfig.KEYS,
+                "limits.", LimitsConfig.KEYS,
+                "timeouts.", TimeoutsConfig.KEYS);
+        Set<String> known = new TreeSet<>();
+        sections.forEach((prefix, keys) -> keys.forEach(k -> known.add(prefix + k)));
+        // a section key is documented by its own row or by the rows of its keys
+        known.removeIf(k -> !k.contains(".") && documented.stream().anyMatch(d -> d.startsWith(k + ".") || d.startsWith(k + "[]")));
+        documented.removeIf(d -> !d.contains(".") && !known.contains(d));
+        assertThat(documented).isEqualTo(known);
+    }
+
+    @Test
+    void theDockerExampleIsAValidConfiguration() throws Exception {
+        PosternConfig c = PosternConfig.load(ROOT.resolve("docker/postern.example.yml"));
+        assertThat(c.backends()).containsKey("legacy");
+    }
+}
