@@ -110,13 +110,16 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private Channel backend;
 
     // relay
-    private final Map<String, Long> running = new LinkedHashMap<>();
+    /** Commands sent to the backend and not yet completed, by tag, in the order they were sent. */
+    private final Map<String, Running> running = new LinkedHashMap<>();
     /** The tag of the command whose lines are being passed on: set between its first and last line. */
     private String transmitting;
     private String idleTag;
     /** Drops the rest of a command Postern already answered with BAD. */
     private boolean dropping;
     private boolean backendSaidBye;
+
+    private record Running(String name, long startNanos) {}
 
     public ClientSession(PosternConfig config, ListenerConfig listener, Router router, Transport transport) {
         this.config = config;
@@ -583,7 +586,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
                 return false;
             }
         }
-        running.put(head.tag(), System.nanoTime());
+        running.put(head.tag(), new Running(head.name(), System.nanoTime()));
         if (head.name().equals("IDLE")) {
             idleTag = head.tag();
         }
@@ -653,7 +656,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             client.write(line.content());
         }
         if (head.isTagged()) {
-            running.remove(head.tag());
+            Running command = running.remove(head.tag());
+            if (command != null && log.isDebugEnabled()) {
+                log.debug("[{}] {} {} {} in {} us", id, head.tag(), command.name(), head.keyword(),
+                        (System.nanoTime() - command.startNanos()) / 1000);
+            }
             if (head.tag().equals(idleTag)) {
                 idleTag = null;
             }
