@@ -24,6 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -104,7 +105,7 @@ public final class DovecotFixture implements AutoCloseable {
     private final Binaries binaries;
     private final MailUser mailUser;
     private final boolean keepDirectory;
-    private final Map<String, String> users = new LinkedHashMap<>();
+    private final Set<String> users = new HashSet<>();
     private final long seedEpochSecond = Instant.now().getEpochSecond();
     private final AtomicLong seedSequence = new AtomicLong();
     private final Thread shutdownHook;
@@ -253,11 +254,10 @@ public final class DovecotFixture implements AutoCloseable {
         public DovecotFixture start() throws IOException {
             assumeAvailable();
             Binaries binaries = Binaries.find();
-            MailUser owner = MailUser.ensure(mailUser, binaries);
+            MailUser owner = MailUser.ensure(mailUser);
             Path directory = createDirectory();
             DovecotFixture fixture = new DovecotFixture(name, directory, binaries, owner, keepDirectory);
             try {
-                fixture.writePasswd();
                 for (Map.Entry<String, String> user : users.entrySet()) {
                     fixture.addUser(user.getKey(), user.getValue());
                 }
@@ -285,8 +285,13 @@ public final class DovecotFixture implements AutoCloseable {
                         + "), a parent of the temporary directory; point java.io.tmpdir elsewhere, e.g. /tmp");
             }
         }
-        Files.createDirectories(directory.resolve("mail"));
-        Files.setPosixFilePermissions(directory.resolve("mail"), DIR_0755);
+        // Users live in passwd.d (see addUser); the template's shared passwd file stays empty.
+        Files.createFile(directory.resolve("passwd"));
+        Files.setPosixFilePermissions(directory.resolve("passwd"), FILE_0644);
+        for (String sub : List.of("passwd.d", "mail")) {
+            Files.createDirectories(directory.resolve(sub));
+            Files.setPosixFilePermissions(directory.resolve(sub), DIR_0755);
+        }
         return directory;
     }
 
@@ -300,6 +305,7 @@ public final class DovecotFixture implements AutoCloseable {
             tlsPort = ports[1];
             proxyPort = ports[2];
             writeConfig();
+            long logOffset = Files.isRegularFile(logPath()) ? Files.size(logPath()) : 0;
             process = new ProcessBuilder(binaries.dovecot().toString(), "-F", "-c", configPath().toString())
                     .directory(directory.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
@@ -312,7 +318,7 @@ public final class DovecotFixture implements AutoCloseable {
                         name, HOST, port, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), directory);
                 return;
             }
-            boolean portTaken = !process.isAlive() && readTail(LOG_TAIL_LINES).contains("Address already in use");
+            boolean portTaken = !process.isAlive() && logSince(logOffset).contains("Address already in use");
             if (portTaken && attempt < START_ATTEMPTS) {
                 log.warn("Dovecot {} lost a race for a free port (attempt {}), retrying on other ports", name, attempt);
                 continue;
@@ -471,35 +477,27 @@ public final class DovecotFixture implements AutoCloseable {
 
     /**
      * Adds a user with a plain-text password and creates its (empty) Maildir. Works before and
-     * after start; after start it returns once Dovecot will see the user, which takes up to a
-     * second (see {@link #writePasswd()}).
+     * after start: the user's line goes into a file of its own, {@code passwd.d/USER}, which
+     * Dovecot reads on the user's first lookup (a shared passwd file would be re-checked at most
+     * once a second).
      */
     public void addUser(String user, String password) throws IOException {
         checkUser(user, password);
-        if (users.containsKey(user)) {
+        if (users.contains(user)) {
             throw new IllegalArgumentException("user " + user + " exists already");
         }
         ensureMaildir(user, "INBOX");
-        users.put(user, password);
-        writePasswd();
-        if (isRunning()) {
-            // passwd-file stats its file at most once per second (passwd_file_sync() compares
-            // last_sync_time with the current second): a lookup earlier in this second may have
-            // pinned the old copy until the clock moves on.
-            long now = System.currentTimeMillis();
-            sleep(Duration.ofMillis(1000 - now % 1000 + 10));
-        }
+        Path passwd = passwdDirectory().resolve(user);
+        // Names of users start with a letter or digit: this cannot clash with one.
+        Path temporary = passwdDirectory().resolve(".new-" + user);
+        Files.writeString(temporary, user + ":{PLAIN}" + password + "::::::\n", StandardCharsets.UTF_8);
+        Files.setPosixFilePermissions(temporary, FILE_0644);
+        Files.move(temporary, passwd, StandardCopyOption.ATOMIC_MOVE);
+        users.add(user);
     }
 
-    /** Replaces the passwd file with one of a new size, so Dovecot's passwd-file sees the change. */
-    private void writePasswd() throws IOException {
-        StringBuilder passwd = new StringBuilder();
-        users.forEach((u, pw) -> passwd.append(u).append(":{PLAIN}").append(pw).append("::::::\n"));
-        Path target = directory.resolve("passwd");
-        Path temporary = directory.resolve("passwd.new");
-        Files.writeString(temporary, passwd, StandardCharsets.UTF_8);
-        Files.setPosixFilePermissions(temporary, FILE_0644);
-        Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    private Path passwdDirectory() {
+        return directory.resolve("passwd.d");
     }
 
     /**
@@ -510,7 +508,7 @@ public final class DovecotFixture implements AutoCloseable {
      * separates levels); the folder is created when missing, but not subscribed.
      */
     public void seedMessage(String user, String folder, byte[] rfc822) throws IOException {
-        if (!users.containsKey(user)) {
+        if (!users.contains(user)) {
             throw new IllegalArgumentException("unknown user " + user + "; add it with addUser first");
         }
         if (rfc822.length == 0) {
@@ -703,6 +701,15 @@ public final class DovecotFixture implements AutoCloseable {
         return text.toString();
     }
 
+    private String logSince(long offset) throws IOException {
+        if (!Files.isRegularFile(logPath())) {
+            return "";
+        }
+        byte[] log = Files.readAllBytes(logPath());
+        int from = (int) Math.min(offset, log.length);
+        return new String(log, from, log.length - from, StandardCharsets.ISO_8859_1);
+    }
+
     private String readTail(int lines) throws IOException {
         if (!Files.isRegularFile(logPath())) {
             return "(no log written)\n";
@@ -745,7 +752,7 @@ public final class DovecotFixture implements AutoCloseable {
     /** The non-root owner of the mail. */
     private record MailUser(String name, int uid, int gid, UserPrincipal owner, GroupPrincipal group) {
 
-        static MailUser ensure(String name, Binaries binaries) throws IOException {
+        static MailUser ensure(String name) throws IOException {
             ProcessResult uid = run(List.of("id", "-u", name));
             if (uid.exitCode() != 0) {
                 Path useradd = findBinary("useradd").orElseThrow(() -> new IOException(
