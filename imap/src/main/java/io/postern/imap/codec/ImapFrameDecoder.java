@@ -120,6 +120,23 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
         resume();
     }
 
+    /**
+     * Drops every byte read but not yet framed, and starts over with a new command. For
+     * STARTTLS: whatever a client pipelined behind the command, before the TLS handshake, must
+     * not be taken as a command (the injection that RFC 9051 section 11.1 warns about). Frames
+     * already passed on from the same read are the session's to drop.
+     */
+    public void discardBufferedInput() {
+        ByteBuf buffered = internalBuffer();
+        buffered.skipBytes(buffered.readableBytes());
+        scanned = 0;
+        pendingLiteral = null;
+        literalRemaining = 0;
+        emptyChunkPending = false;
+        endCommand();
+        state = State.LINE;
+    }
+
     /** {@code true} when the input stopped inside a line, a literal or an unfinished command. */
     public boolean midFrame() {
         return state == State.LITERAL
