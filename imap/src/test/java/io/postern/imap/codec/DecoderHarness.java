@@ -9,6 +9,7 @@ import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * An {@link ImapFrameDecoder} on an {@link EmbeddedChannel}, fed whole or one byte at a time, whose
@@ -88,15 +89,12 @@ final class DecoderHarness {
     }
 
     /**
-     * The frames read since the last call: {@link Line}s, {@link Literal}s (consecutive chunks
-     * joined) and {@link ImapDecoderError}s.
+     * The frames read since the last call: {@link Line}s, {@link Literal}s (the chunks of one
+     * literal joined) and {@link ImapDecoderError}s. A literal still arriving is not taken yet: it
+     * comes whole, or incomplete before the error that ends the input.
      */
     List<Object> take() {
         drain();
-        if (literal != null) {
-            pending.add(new Literal(literal.toString(), false));
-            literal = null;
-        }
         List<Object> taken = List.copyOf(pending);
         pending.clear();
         return taken;
@@ -119,9 +117,14 @@ final class DecoderHarness {
     }
 
     private void drain() {
+        readAll(channel, this::read);
+    }
+
+    /** Hands each message waiting on {@code channel} to {@code reader}, and releases it. */
+    static void readAll(EmbeddedChannel channel, Consumer<Object> reader) {
         for (Object msg; (msg = channel.readInbound()) != null; ) {
             try {
-                read(msg);
+                reader.accept(msg);
             } finally {
                 ReferenceCountUtil.release(msg);
             }
