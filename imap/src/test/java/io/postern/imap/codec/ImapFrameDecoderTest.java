@@ -424,6 +424,39 @@ class ImapFrameDecoderTest {
         assertFalse(h.channel.finish());
     }
 
+    // ---------------------------------------------------------------- discarding buffered input
+
+    @ParameterizedTest
+    @EnumSource(Feed.class)
+    void discardingDropsWhatWasReadButNotFramed(Feed feed) {
+        // STARTTLS: what the client pipelined behind it must not become a command.
+        DecoderHarness h = DecoderHarness.commands().feed("a1 STARTTLS\r\na2 LOGIN alice secr", feed);
+        assertThat(h.take()).containsExactly(first("a1 STARTTLS\r\n"));
+        assertThat(h.decoder.midFrame()).isTrue();
+
+        h.decoder.discardBufferedInput();
+
+        assertThat(h.decoder.midFrame()).isFalse();
+        h.feed("et\r\na3 CAPABILITY\r\n", feed);
+        assertThat(h.take()).containsExactly(first("et\r\n"), first("a3 CAPABILITY\r\n"));
+        assertFalse(h.channel.finish());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Feed.class)
+    void discardingForgetsAWaitingLiteral(Feed feed) {
+        DecoderHarness h = DecoderHarness.commands().feed("a1 LOGIN {5}\r\nali", feed);
+        assertThat(h.take()).containsExactly(first("a1 LOGIN {5}\r\n", sync(5)));
+
+        h.decoder.discardBufferedInput();
+
+        assertThat(h.decoder.awaitingLiteralDecision()).isFalse();
+        assertThat(h.decoder.pendingLiteral()).isNull();
+        h.feed("a2 NOOP\r\n", feed);
+        assertThat(h.take()).containsExactly(first("a2 NOOP\r\n"));
+        assertFalse(h.channel.finish());
+    }
+
     // ---------------------------------------------------------------- line length
 
     @ParameterizedTest
