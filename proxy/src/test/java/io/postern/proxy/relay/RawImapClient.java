@@ -33,6 +33,11 @@ final class RawImapClient implements AutoCloseable {
         out = socket.getOutputStream();
     }
 
+    /** The socket, e.g. to put TLS on it after STARTTLS (nothing is read ahead of what was asked for). */
+    Socket socket() {
+        return socket;
+    }
+
     void setTimeout(int millis) throws IOException {
         socket.setSoTimeout(millis);
     }
@@ -94,7 +99,7 @@ final class RawImapClient implements AutoCloseable {
     List<String> until(String tag) throws IOException {
         List<String> responses = new ArrayList<>();
         for (;;) {
-            String r = new String(response(), StandardCharsets.UTF_8);
+            String r = new String(response(), StandardCharsets.ISO_8859_1);
             responses.add(r);
             if (r.startsWith(tag + " ")) {
                 return responses;
