@@ -64,6 +64,11 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
+ * <p>Plain by default ({@code ssl = no}): the plain port offers no STARTTLS and {@link #tlsPort()}
+ * stays closed. With {@link Builder#tls(Path, Path)} Dovecot runs with {@code ssl = yes}: the plain
+ * port offers STARTTLS, {@link #tlsPort()} serves implicit TLS (imaps), and plain-text logins are
+ * still accepted on the plain port ({@code disable_plaintext_auth = no}).
+ *
  * <p>{@link Builder#start()} first calls {@link #assumeAvailable()}: where Dovecot cannot run, the
  * test class is skipped, or fails when the environment variable {@value #REQUIRE_ENV} is {@code 1}
  * (CI sets it, so a machine without Dovecot cannot pass by skipping).
@@ -105,6 +110,7 @@ public final class DovecotFixture implements AutoCloseable {
     private final Binaries binaries;
     private final MailUser mailUser;
     private final boolean keepDirectory;
+    private final boolean tls;
     private final Set<String> users = new HashSet<>();
     private final long seedEpochSecond = Instant.now().getEpochSecond();
     private final AtomicLong seedSequence = new AtomicLong();
@@ -117,12 +123,14 @@ public final class DovecotFixture implements AutoCloseable {
     private int proxyPort;
     private boolean stopped;
 
-    private DovecotFixture(String name, Path directory, Binaries binaries, MailUser mailUser, boolean keepDirectory) {
+    private DovecotFixture(
+            String name, Path directory, Binaries binaries, MailUser mailUser, boolean keepDirectory, boolean tls) {
         this.name = name;
         this.directory = directory;
         this.binaries = binaries;
         this.mailUser = mailUser;
         this.keepDirectory = keepDirectory;
+        this.tls = tls;
         this.shutdownHook = new Thread(this::killProcesses, "dovecot-fixture-" + name + "-shutdown");
     }
 
@@ -199,6 +207,8 @@ public final class DovecotFixture implements AutoCloseable {
         private String mailUser = DEFAULT_MAIL_USER;
         private Duration startTimeout = Duration.ofSeconds(20);
         private boolean keepDirectory;
+        private Path tlsCertificate;
+        private Path tlsKey;
         private final Map<String, String> users = new LinkedHashMap<>();
 
         private Builder() {}
@@ -246,6 +256,20 @@ public final class DovecotFixture implements AutoCloseable {
         }
 
         /**
+         * Turns TLS on ({@code ssl = yes}, at least TLS 1.2) with a server certificate and its key:
+         * the plain port then offers STARTTLS and {@link DovecotFixture#tlsPort()} serves implicit
+         * TLS. Both files are copied into the fixture's directory at {@link #start()}.
+         *
+         * @param certificatePem the server certificate, then any intermediates, as PEM
+         * @param keyPem its private key as unencrypted PEM (PKCS#8, PKCS#1 or SEC1)
+         */
+        public Builder tls(Path certificatePem, Path keyPem) {
+            this.tlsCertificate = requireRegularFile("tls certificate", certificatePem);
+            this.tlsKey = requireRegularFile("tls key", keyPem);
+            return this;
+        }
+
+        /**
          * Skips or fails (see {@link #assumeAvailable()}) where Dovecot is not available; otherwise
          * starts it and returns once the IMAP port has sent its greeting.
          *
@@ -256,8 +280,12 @@ public final class DovecotFixture implements AutoCloseable {
             Binaries binaries = Binaries.find();
             MailUser owner = MailUser.ensure(mailUser);
             Path directory = createDirectory();
-            DovecotFixture fixture = new DovecotFixture(name, directory, binaries, owner, keepDirectory);
+            DovecotFixture fixture =
+                    new DovecotFixture(name, directory, binaries, owner, keepDirectory, tlsCertificate != null);
             try {
+                if (tlsCertificate != null) {
+                    fixture.writeTlsConfig(tlsCertificate, tlsKey);
+                }
                 for (Map.Entry<String, String> user : users.entrySet()) {
                     fixture.addUser(user.getKey(), user.getValue());
                 }
@@ -272,6 +300,13 @@ public final class DovecotFixture implements AutoCloseable {
             }
             return fixture;
         }
+    }
+
+    private static Path requireRegularFile(String what, Path file) {
+        if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+            throw new IllegalArgumentException(what + ": " + file + " (expected: a readable file)");
+        }
+        return file;
     }
 
     private static Path createDirectory() throws IOException {
@@ -293,6 +328,25 @@ public final class DovecotFixture implements AutoCloseable {
             Files.setPosixFilePermissions(directory.resolve(sub), DIR_0755);
         }
         return directory;
+    }
+
+    /**
+     * Copies the pair into the directory and names it in {@code tls.conf}, which the template
+     * includes. Dovecot reads {@code <file} values in its config process, as root: the key can
+     * stay private to root.
+     */
+    private void writeTlsConfig(Path certificatePem, Path keyPem) throws IOException {
+        Path certificate = directory.resolve("server.crt");
+        Path key = directory.resolve("server.key");
+        Files.copy(certificatePem, certificate);
+        Files.setPosixFilePermissions(certificate, FILE_0644);
+        Files.copy(keyPem, key);
+        Files.setPosixFilePermissions(key, FILE_0600);
+        Path tlsConfig = directory.resolve("tls.conf");
+        Files.writeString(tlsConfig, "ssl_cert = <" + certificate + "\n"
+                + "ssl_key = <" + key + "\n"
+                + "ssl_min_protocol = TLSv1.2\n", StandardCharsets.UTF_8);
+        Files.setPosixFilePermissions(tlsConfig, FILE_0644);
     }
 
     private void launch(Duration startTimeout) throws IOException {
@@ -378,7 +432,7 @@ public final class DovecotFixture implements AutoCloseable {
         Map<String, String> values = Map.of(
                 "@NAME@", name,
                 "@DIR@", directory.toString(),
-                "@SSL@", "no",
+                "@SSL@", tls ? "yes" : "no",
                 "@MAIL_USER@", mailUser.name(),
                 "@UID@", Integer.toString(mailUser.uid()),
                 "@GID@", Integer.toString(mailUser.gid()),
@@ -429,14 +483,22 @@ public final class DovecotFixture implements AutoCloseable {
         return HOST;
     }
 
-    /** The plain IMAP port (no TLS; STARTTLS is not offered while ssl = no). */
+    /** The plain IMAP port; it offers STARTTLS when the fixture was built with TLS. */
     public int port() {
         return port;
     }
 
-    /** The port reserved for implicit TLS; closed, as this fixture runs Dovecot with ssl = no. */
+    /**
+     * The implicit TLS (imaps) port when the fixture was built with {@link Builder#tls(Path, Path)};
+     * otherwise a reserved port that stays closed.
+     */
     public int tlsPort() {
         return tlsPort;
+    }
+
+    /** True when Dovecot runs with {@code ssl = yes}: STARTTLS on {@link #port()}, imaps on {@link #tlsPort()}. */
+    public boolean tlsEnabled() {
+        return tls;
     }
 
     /** A plain IMAP port that expects a HAProxy PROXY v1/v2 header first (from 127.0.0.0/8). */
