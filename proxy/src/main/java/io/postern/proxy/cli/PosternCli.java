@@ -5,6 +5,8 @@ import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.demo.Demo;
 import io.postern.proxy.routing.StaticRouter;
 import io.postern.proxy.server.PosternServer;
+import io.postern.proxy.server.TlsRuntime;
+import io.postern.tls.TlsConfigException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -23,7 +25,13 @@ import picocli.CommandLine.Parameters;
         mixinStandardHelpOptions = true,
         version = "Postern 0.1.0",
         description = "IMAP proxy and policy gateway.",
-        subcommands = {PosternCli.Run.class, PosternCli.CheckConfig.class, PosternCli.Route.class, Demo.class})
+        subcommands = {
+            PosternCli.Run.class,
+            PosternCli.CheckConfig.class,
+            PosternCli.Route.class,
+            CertCommand.class,
+            Demo.class
+        })
 public final class PosternCli implements Runnable {
 
     public static final int EXIT_FAILURE = 1;
@@ -39,7 +47,7 @@ public final class PosternCli implements Runnable {
     public static int execute(String... args) {
         return new CommandLine(new PosternCli())
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
-                    if (e instanceof ConfigException) {
+                    if (e instanceof ConfigException || e instanceof TlsConfigException) {
                         cmd.getErr().println("postern: bad configuration: " + e.getMessage());
                         return EXIT_BAD_CONFIG;
                     }
@@ -61,7 +69,7 @@ public final class PosternCli implements Runnable {
         }
     }
 
-    @Command(name = "run", description = "Runs the proxy in the foreground until stopped (SIGTERM, Ctrl-C).")
+    @Command(name = "run", description = "Runs the proxy in the foreground until stopped (SIGTERM, Ctrl-C); SIGHUP reloads certificates.")
     static final class Run implements Callable<Integer> {
         @Option(names = "--config", required = true, description = "the YAML configuration file")
         Path config;
@@ -69,6 +77,7 @@ public final class PosternCli implements Runnable {
         @Override
         public Integer call() throws Exception {
             PosternServer server = PosternServer.start(load(config));
+            ReloadSignal.onHangup(server::reloadCertificates);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 server.close();
@@ -90,6 +99,7 @@ public final class PosternCli implements Runnable {
         @Override
         public Integer call() throws Exception {
             PosternConfig c = load(config);
+            TlsRuntime.create(c).close(); // loads and checks every certificate, key and CA
             PrintWriter out = spec.commandLine().getOut();
             out.println(config + ": ok (" + c.listeners().size() + " listener(s), " + c.backends().size()
                     + " backend(s), routing " + c.routing().strategy() + ")");

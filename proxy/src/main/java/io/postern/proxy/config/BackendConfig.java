@@ -1,6 +1,9 @@
 package io.postern.proxy.config;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -8,13 +11,33 @@ import java.util.Set;
  *
  * @param name unique, referred to by {@code routing}
  * @param address the server's IMAP port
- * @param tls {@code none} (this build)
+ * @param tls {@code none}, {@code starttls} or {@code implicit}
+ * @param ca PEM CA certificates that verify the backend; {@code null} for the system trust store
+ * @param serverName the name the backend's certificate must carry (and the SNI sent); defaults to
+ *     the host of {@code address}
+ * @param pinSha256 SHA-256 fingerprints (hex) of acceptable backend certificates; when set they
+ *     replace CA and name verification (for self-signed backends)
+ * @param insecure accept any certificate; must be spelled out, and is logged at start
  * @param connectTimeout how long a TCP connect may take before the client gets {@code NO [UNAVAILABLE]}
- * @param loginTimeout how long greeting plus login at the backend may take
+ * @param loginTimeout how long greeting, TLS and login at the backend may take
  */
-public record BackendConfig(String name, HostPort address, String tls, Duration connectTimeout, Duration loginTimeout) {
+public record BackendConfig(
+        String name,
+        HostPort address,
+        String tls,
+        Path ca,
+        String serverName,
+        List<String> pinSha256,
+        boolean insecure,
+        Duration connectTimeout,
+        Duration loginTimeout) {
 
-    static final Set<String> KEYS = Set.of("name", "address", "tls", "ca", "connect_timeout", "login_timeout");
+    static final Set<String> KEYS = Set.of(
+            "name", "address", "tls", "ca", "server_name", "pin_sha256", "insecure", "connect_timeout", "login_timeout");
+
+    public boolean usesTls() {
+        return !tls.equals("none");
+    }
 
     static BackendConfig read(ConfigNode n) throws ConfigException {
         n.requireMapping(KEYS);
@@ -24,14 +47,28 @@ public record BackendConfig(String name, HostPort address, String tls, Duration 
             throw n.get("address").error("port 0 is not a backend port");
         }
         String tls = n.get("tls").oneOf("none", "none", "starttls", "implicit");
-        if (!tls.equals("none")) {
-            throw n.get("tls").error("\"" + tls + "\" is not supported by this build yet (expected: none)");
+        Path ca = n.get("ca").file(true);
+        String serverName = n.get("server_name").string(address.host());
+        List<String> pins = n.get("pin_sha256").strings().stream()
+                .map(p -> p.replace(":", "").toLowerCase(Locale.ROOT))
+                .toList();
+        for (String pin : pins) {
+            if (!pin.matches("[0-9a-f]{64}")) {
+                throw n.get("pin_sha256").error("\"" + pin + "\" is not a SHA-256 fingerprint (64 hex digits)");
+            }
         }
-        if (!n.get("ca").isMissing()) {
-            throw n.get("ca").error("backend TLS is not supported by this build yet; leave ca unset");
+        boolean insecure = n.get("insecure").bool(false);
+        if (tls.equals("none") && (ca != null || !pins.isEmpty() || insecure || !n.get("server_name").isMissing())) {
+            throw n.get("tls").error("ca, server_name, pin_sha256 and insecure need tls: starttls or implicit");
+        }
+        if (ca != null && !pins.isEmpty()) {
+            throw n.get("pin_sha256").error("pins replace CA and name checks; remove ca or pin_sha256");
+        }
+        if (insecure && (ca != null || !pins.isEmpty())) {
+            throw n.get("insecure").error("insecure: true turns verification off; remove ca and pin_sha256 or insecure");
         }
         Duration connect = n.get("connect_timeout").duration(Duration.ofSeconds(5), Duration.ofMillis(10));
         Duration login = n.get("login_timeout").duration(Duration.ofSeconds(30), Duration.ofMillis(10));
-        return new BackendConfig(name, address, tls, connect, login);
+        return new BackendConfig(name, address, tls, ca, serverName, pins, insecure, connect, login);
     }
 }

@@ -1,6 +1,8 @@
 package io.postern.proxy.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -23,10 +25,13 @@ final class ConfigNode {
 
     private final JsonNode node;
     private final String path;
+    /** Relative file names in the configuration are relative to the configuration file's directory. */
+    private final Path baseDir;
 
-    ConfigNode(JsonNode node, String path) {
+    ConfigNode(JsonNode node, String path, Path baseDir) {
         this.node = node;
         this.path = path;
+        this.baseDir = baseDir;
     }
 
     String path() {
@@ -39,7 +44,7 @@ final class ConfigNode {
 
     ConfigNode get(String key) {
         JsonNode child = node == null ? null : node.get(key);
-        return new ConfigNode(child, path.isEmpty() ? key : path + "." + key);
+        return new ConfigNode(child, path.isEmpty() ? key : path + "." + key, baseDir);
     }
 
     ConfigException error(String problem) {
@@ -73,7 +78,7 @@ final class ConfigNode {
             throw error("expected a list, found " + describe());
         }
         for (int i = 0; i < node.size(); i++) {
-            items.add(new ConfigNode(node.get(i), path + "[" + i + "]"));
+            items.add(new ConfigNode(node.get(i), path + "[" + i + "]", baseDir));
         }
         return items;
     }
@@ -106,6 +111,31 @@ final class ConfigNode {
             throw error("required");
         }
         return value;
+    }
+
+    /** A file name, resolved against the configuration file's directory; {@code null} when absent. */
+    Path file(boolean mustExist) throws ConfigException {
+        String name = string(null);
+        if (name == null || name.isBlank()) {
+            return null;
+        }
+        Path file = baseDir.resolve(name).normalize();
+        if (mustExist && !Files.isReadable(file)) {
+            throw error("cannot read file " + file);
+        }
+        return file;
+    }
+
+    List<String> strings() throws ConfigException {
+        List<String> values = new ArrayList<>();
+        if (!isMissing() && node.isValueNode() && !node.isBoolean()) {
+            values.add(node.asText()); // a single value where a list is expected
+            return values;
+        }
+        for (ConfigNode item : list()) {
+            values.add(item.requiredString());
+        }
+        return values;
     }
 
     boolean bool(boolean fallback) throws ConfigException {

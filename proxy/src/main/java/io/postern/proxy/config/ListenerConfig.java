@@ -1,5 +1,6 @@
 package io.postern.proxy.config;
 
+import java.nio.file.Path;
 import java.util.Set;
 
 /**
@@ -7,28 +8,49 @@ import java.util.Set;
  *
  * @param name unique, used in logs and metrics
  * @param bind the address to listen on
- * @param tls {@code none} (this build); {@code starttls} and {@code implicit} come with the TLS work
+ * @param tls {@code none}, {@code starttls} (plain first, STARTTLS offered) or {@code implicit}
+ *     (TLS from the first byte, port 993 style)
+ * @param requireTls for {@code starttls}: no login before TLS ({@code LOGINDISABLED})
+ * @param clientAuth {@code none}, {@code optional} or {@code required} client certificates
+ * @param clientCa the CA that signs client certificates, when {@code clientAuth} is not {@code none}
  */
-public record ListenerConfig(String name, HostPort bind, String tls, boolean requireTls, boolean proxyProtocol) {
+public record ListenerConfig(
+        String name,
+        HostPort bind,
+        String tls,
+        boolean requireTls,
+        boolean proxyProtocol,
+        String clientAuth,
+        Path clientCa) {
 
-    static final Set<String> KEYS = Set.of("name", "bind", "tls", "require_tls", "proxy_protocol");
+    static final Set<String> KEYS =
+            Set.of("name", "bind", "tls", "require_tls", "proxy_protocol", "client_auth", "client_ca");
+
+    public boolean usesTls() {
+        return !tls.equals("none");
+    }
 
     static ListenerConfig read(ConfigNode n) throws ConfigException {
         n.requireMapping(KEYS);
         String name = n.get("name").requiredString();
         HostPort bind = HostPort.parse(n.get("bind"));
         String tls = n.get("tls").oneOf("none", "none", "starttls", "implicit");
-        if (!tls.equals("none")) {
-            throw n.get("tls").error("\"" + tls + "\" is not supported by this build yet (expected: none)");
-        }
         boolean requireTls = n.get("require_tls").bool(false);
-        if (requireTls) {
-            throw n.get("require_tls").error("needs a TLS listener, which this build does not support yet");
+        if (requireTls && tls.equals("none")) {
+            throw n.get("require_tls").error("needs tls: starttls or implicit on this listener");
         }
         boolean proxyProtocol = n.get("proxy_protocol").bool(false);
         if (proxyProtocol) {
             throw n.get("proxy_protocol").error("the PROXY protocol is not supported by this build yet");
         }
-        return new ListenerConfig(name, bind, tls, requireTls, proxyProtocol);
+        String clientAuth = n.get("client_auth").oneOf("none", "none", "optional", "required");
+        Path clientCa = n.get("client_ca").file(true);
+        if (!clientAuth.equals("none") && tls.equals("none")) {
+            throw n.get("client_auth").error("client certificates need tls: starttls or implicit");
+        }
+        if (!clientAuth.equals("none") && clientCa == null) {
+            throw n.get("client_ca").error("required when client_auth is " + clientAuth);
+        }
+        return new ListenerConfig(name, bind, tls, requireTls || tls.equals("implicit"), proxyProtocol, clientAuth, clientCa);
     }
 }

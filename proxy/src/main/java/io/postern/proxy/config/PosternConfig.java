@@ -18,9 +18,12 @@ import java.util.Set;
  * The whole configuration, read once from YAML into immutable records. Every record checks
  * itself as it is read; the first problem stops the load with a {@link ConfigException} that
  * names the key path. The keys are documented in the README.
+ *
+ * @param tls the certificates for TLS listeners; {@code null} when no listener uses TLS
  */
 public record PosternConfig(
         List<ListenerConfig> listeners,
+        TlsConfig tls,
         Map<String, BackendConfig> backends,
         RoutingConfig routing,
         LimitsConfig limits,
@@ -36,10 +39,17 @@ public record PosternConfig(
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read: " + e.getMessage());
         }
-        return parse(text);
+        Path dir = file.toAbsolutePath().getParent();
+        return parse(text, dir == null ? Path.of("").toAbsolutePath() : dir);
     }
 
+    /** Parses YAML; relative file names are taken from the working directory. */
     public static PosternConfig parse(String yaml) throws ConfigException {
+        return parse(yaml, Path.of("").toAbsolutePath());
+    }
+
+    /** Parses YAML; relative file names are taken from {@code baseDir}. */
+    public static PosternConfig parse(String yaml, Path baseDir) throws ConfigException {
         JsonNode root;
         try {
             root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
@@ -47,7 +57,7 @@ public record PosternConfig(
             throw new ConfigException("not valid YAML: " + e.getOriginalMessage()
                     + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"));
         }
-        ConfigNode top = new ConfigNode(root, "");
+        ConfigNode top = new ConfigNode(root, "", baseDir);
         if (top.isMissing()) {
             throw new ConfigException("the configuration is empty");
         }
@@ -79,8 +89,12 @@ public record PosternConfig(
 
         RoutingConfig routing = RoutingConfig.read(top.get("routing"), backends.keySet());
 
-        if (!top.get("tls").isMissing()) {
-            throw top.get("tls").error("TLS is not supported by this build yet");
+        TlsConfig tls = top.get("tls").isMissing() ? null : TlsConfig.read(top.get("tls"));
+        for (int i = 0; i < listeners.size(); i++) {
+            if (listeners.get(i).usesTls() && tls == null) {
+                throw top.get("listeners").list().get(i).get("tls")
+                        .error("\"" + listeners.get(i).tls() + "\" needs certificates under tls.certificates");
+            }
         }
         if (!top.get("policies").list().isEmpty()) {
             throw top.get("policies").error("policies are not supported by this build yet (expected: [])");
@@ -91,6 +105,6 @@ public record PosternConfig(
         LimitsConfig limits = top.get("limits").isMissing() ? LimitsConfig.defaults() : LimitsConfig.read(top.get("limits"));
         TimeoutsConfig timeouts =
                 top.get("timeouts").isMissing() ? TimeoutsConfig.defaults() : TimeoutsConfig.read(top.get("timeouts"));
-        return new PosternConfig(List.copyOf(listeners), Map.copyOf(backends), routing, limits, timeouts);
+        return new PosternConfig(List.copyOf(listeners), tls, Map.copyOf(backends), routing, limits, timeouts);
     }
 }

@@ -5,6 +5,11 @@ import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.ServerSetup;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.server.PosternServer;
+import io.postern.tls.SelfSignedCertificates;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import jakarta.mail.Message;
 import jakarta.mail.MessagingException;
 import jakarta.mail.Session;
@@ -33,8 +38,11 @@ public final class Demo implements Callable<Integer> {
     public static final String USER = "demo";
     public static final String PASSWORD = "demo";
 
-    @Option(names = "--port", defaultValue = "1143", description = "Postern's port on 127.0.0.1 (default: ${DEFAULT-VALUE}; 0 picks a free one)")
+    @Option(names = "--port", defaultValue = "1143", description = "Postern's IMAP port (STARTTLS offered) on 127.0.0.1 (default: ${DEFAULT-VALUE}; 0 picks a free one)")
     int port;
+
+    @Option(names = "--tls-port", defaultValue = "1993", description = "Postern's IMAPS port (implicit TLS) on 127.0.0.1 (default: ${DEFAULT-VALUE}; 0 picks a free one)")
+    int tlsPort;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -45,13 +53,23 @@ public final class Demo implements Callable<Integer> {
         GreenMail greenMail = new GreenMail(new ServerSetup(backendPort, "127.0.0.1", ServerSetup.PROTOCOL_IMAP));
         greenMail.start();
         PosternServer server = null;
+        Path certDir = Files.createTempDirectory("postern-demo-");
         try {
             seed(greenMail.setUser("demo@postern.test", USER, PASSWORD));
+            SelfSignedCertificates.Generated pair =
+                    SelfSignedCertificates.generate("localhost", List.of("localhost", "127.0.0.1"), certDir, Duration.ofDays(30));
             PosternConfig config = PosternConfig.parse("""
                     listeners:
                       - name: imap
                         bind: 127.0.0.1:%d
-                        tls: none
+                        tls: starttls
+                      - name: imaps
+                        bind: 127.0.0.1:%d
+                        tls: implicit
+                    tls:
+                      certificates:
+                        - cert: "%s"
+                          key: "%s"
                     backends:
                       - name: greenmail
                         address: 127.0.0.1:%d
@@ -59,15 +77,15 @@ public final class Demo implements Callable<Integer> {
                     routing:
                       strategy: static
                       default: greenmail
-                    """.formatted(port, backendPort));
+                    """.formatted(port, tlsPort, pair.cert(), pair.key(), backendPort));
             server = PosternServer.start(config);
-            InetSocketAddress bound = server.address("imap");
-            printHowTo(spec.commandLine().getOut(), bound, backendPort);
+            printHowTo(spec.commandLine().getOut(), server.address("imap"), server.address("imaps"), backendPort);
             PosternServer running = server;
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 running.close();
                 greenMail.stop();
+                deleteQuietly(certDir);
                 stopped.countDown();
             }, "postern-demo-shutdown"));
             stopped.await();
@@ -77,21 +95,39 @@ public final class Demo implements Callable<Integer> {
                 server.close();
             }
             greenMail.stop();
+            deleteQuietly(certDir);
             throw e;
         }
     }
 
-    private static void printHowTo(PrintWriter out, InetSocketAddress postern, int backendPort) {
-        String url = "imap://127.0.0.1:" + postern.getPort();
+    /** Removes the demo's self-signed pair; what cannot be removed stays in the temp dir. */
+    private static void deleteQuietly(Path dir) {
+        try (var files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (java.io.IOException e) {
+            System.err.println("postern demo: could not remove " + dir + ": " + e.getMessage());
+        }
+    }
+
+    private static void printHowTo(PrintWriter out, InetSocketAddress imap, InetSocketAddress imaps, int backendPort) {
+        String url = "imap://127.0.0.1:" + imap.getPort();
+        String tlsUrl = "imaps://127.0.0.1:" + imaps.getPort();
+        String login = " --user " + USER + ":" + PASSWORD;
         out.println();
         out.println("Postern demo is running.");
-        out.println("  Postern : 127.0.0.1:" + postern.getPort() + " (plain IMAP)");
-        out.println("  backend : GreenMail IMAP on 127.0.0.1:" + backendPort + " (embedded)");
+        out.println("  Postern : 127.0.0.1:" + imap.getPort() + " (IMAP, STARTTLS offered), 127.0.0.1:"
+                + imaps.getPort() + " (IMAPS), self-signed certificate for localhost");
+        out.println("  backend : GreenMail IMAP on 127.0.0.1:" + backendPort + " (embedded, no TLS)");
         out.println("  login   : user " + USER + ", password " + PASSWORD);
         out.println();
         out.println("List the folders, then read the first message, through Postern:");
-        out.println("  curl --url '" + url + "/' --user " + USER + ":" + PASSWORD);
-        out.println("  curl --url '" + url + "/INBOX;UID=1' --user " + USER + ":" + PASSWORD);
+        out.println("  curl --url '" + url + "/'" + login);
+        out.println("  curl --url '" + url + "/INBOX;UID=1'" + login);
+        out.println("The same over TLS (--insecure: the demo certificate is self-signed):");
+        out.println("  curl --insecure --url '" + tlsUrl + "/INBOX;UID=1'" + login);
+        out.println("  curl --insecure --ssl-reqd --url '" + url + "/INBOX;UID=1'" + login + "   (STARTTLS)");
         out.println();
         out.println("Stop with Ctrl-C.");
         out.flush();

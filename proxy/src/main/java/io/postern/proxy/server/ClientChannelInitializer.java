@@ -4,6 +4,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SniHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.postern.imap.codec.Direction;
 import io.postern.imap.codec.ImapFrameDecoder;
@@ -20,14 +21,21 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final ListenerConfig listener;
     private final Router router;
     private final Transport transport;
+    private final TlsRuntime tls;
     private final ChannelGroup channels;
 
     ClientChannelInitializer(
-            PosternConfig config, ListenerConfig listener, Router router, Transport transport, ChannelGroup channels) {
+            PosternConfig config,
+            ListenerConfig listener,
+            Router router,
+            Transport transport,
+            TlsRuntime tls,
+            ChannelGroup channels) {
         this.config = config;
         this.listener = listener;
         this.router = router;
         this.transport = transport;
+        this.tls = tls;
         this.channels = channels;
     }
 
@@ -36,6 +44,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
         channels.add(ch);
         ChannelPipeline p = ch.pipeline();
         addTimeout(p);
+        addTls(p);
         addCodec(p);
         addSession(p);
     }
@@ -45,11 +54,18 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast(HandlerNames.IDLE_TIMEOUT, new IdleStateHandler(preAuth, 0, 0, TimeUnit.MILLISECONDS));
     }
 
+    /** Implicit TLS (993): the handshake comes first; the certificate is chosen by SNI. STARTTLS adds it later. */
+    private void addTls(ChannelPipeline p) {
+        if (listener.tls().equals("implicit")) {
+            p.addLast(HandlerNames.TLS, new SniHandler(tls.forListener(listener.name()).mapping()));
+        }
+    }
+
     private void addCodec(ChannelPipeline p) {
         p.addLast(HandlerNames.FRAME_DECODER, new ImapFrameDecoder(Direction.COMMAND, config.limits().commands()));
     }
 
     private void addSession(ChannelPipeline p) {
-        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport));
+        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport, tls));
     }
 }

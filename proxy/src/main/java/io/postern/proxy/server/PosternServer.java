@@ -12,6 +12,7 @@ import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.routing.StaticRouter;
+import io.postern.tls.TlsConfigException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -35,23 +36,31 @@ public final class PosternServer implements AutoCloseable {
     private final EventLoopGroup workerGroup;
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
+    private final TlsRuntime tls;
 
-    private PosternServer(PosternConfig config, Transport transport, int workerThreads) {
+    private PosternServer(PosternConfig config, TlsRuntime tls, Transport transport, int workerThreads) {
         this.config = config;
+        this.tls = tls;
         this.transport = transport;
         this.acceptGroup = transport.newGroup(1);
         this.workerGroup = transport.newGroup(workerThreads);
     }
 
-    /** Binds every listener; on failure, releases what was bound and rethrows. */
-    public static PosternServer start(PosternConfig config) throws InterruptedException {
+    /**
+     * Loads the TLS material, then binds every listener; on failure, releases what was bound and
+     * rethrows.
+     *
+     * @throws TlsConfigException a certificate, key or CA file that cannot be used, named in the message
+     */
+    public static PosternServer start(PosternConfig config) throws InterruptedException, TlsConfigException {
         return start(config, Transport.best(), 0);
     }
 
     /** @param workerThreads 0 for Netty's default (two per core) */
     public static PosternServer start(PosternConfig config, Transport transport, int workerThreads)
-            throws InterruptedException {
-        PosternServer server = new PosternServer(config, transport, workerThreads);
+            throws InterruptedException, TlsConfigException {
+        TlsRuntime tls = TlsRuntime.create(config);
+        PosternServer server = new PosternServer(config, tls, transport, workerThreads);
         try {
             server.bindAll();
         } catch (RuntimeException | InterruptedException e) {
@@ -71,7 +80,7 @@ public final class PosternServer implements AutoCloseable {
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, channels));
+                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, tls, channels));
             Channel ch = b.bind(listener.bind().toResolved()).sync().channel();
             channels.add(ch);
             InetSocketAddress address = (InetSocketAddress) ch.localAddress();
@@ -114,9 +123,15 @@ public final class PosternServer implements AutoCloseable {
         return new ArrayList<>(bound.keySet());
     }
 
+    /** Re-reads the listeners' certificate files (SIGHUP); a failed reload keeps the old certificates. */
+    public void reloadCertificates() {
+        tls.reloadNow();
+    }
+
     /** Stops accepting, closes every session, and waits for the event loops to end. */
     @Override
     public void close() {
+        tls.close();
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         acceptGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);

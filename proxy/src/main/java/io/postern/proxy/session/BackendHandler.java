@@ -2,6 +2,7 @@ package io.postern.proxy.session;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.postern.imap.codec.ImapFrame;
 
 /** The end of a backend pipeline: hands every event to the session that owns the connection. */
@@ -26,6 +27,14 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         session.onBackendWritabilityChanged(ctx.channel().isWritable());
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof SslHandshakeCompletionEvent handshake) {
+            session.onBackendHandshake(ctx.channel(), handshake);
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override

@@ -22,18 +22,22 @@ final class BackendLogin {
 
     private enum Step {
         GREETING,
+        STARTTLS,
+        HANDSHAKE,
         CAPABILITY,
         LOGIN,
         POST_CAPABILITY,
         DONE
     }
 
+    private static final String STARTTLS_TAG = "postern0";
     private static final String CAPABILITY_TAG = "postern1";
     private static final String LOGIN_TAG = "postern2";
     private static final String POST_CAPABILITY_TAG = "postern3";
 
     private final ClientSession session;
     private final Channel backend;
+    private final boolean startTls;
     private Credentials credentials;
     private Step step = Step.GREETING;
     private List<String> capabilities = List.of();
@@ -41,14 +45,35 @@ final class BackendLogin {
     /** What to send after each '+' of the login exchange. */
     private final ArrayDeque<String> afterContinuation = new ArrayDeque<>();
 
-    BackendLogin(ClientSession session, Channel backend, Credentials credentials) {
+    /** @param startTls the backend is configured with {@code tls: starttls} */
+    BackendLogin(ClientSession session, Channel backend, Credentials credentials, boolean startTls) {
         this.session = session;
         this.backend = backend;
         this.credentials = credentials;
+        this.startTls = startTls;
+    }
+
+    /** The TLS handshake that STARTTLS began is over. */
+    void handshakeDone(boolean success, Throwable cause) {
+        if (step != Step.HANDSHAKE) {
+            return;
+        }
+        if (!success) {
+            fail("TLS handshake failed: " + ClientSession.innermostMessage(cause));
+            return;
+        }
+        // capabilities from before TLS must not be trusted (RFC 9051 section 6.2.1)
+        capabilities = List.of();
+        step = Step.CAPABILITY;
+        send(CAPABILITY_TAG + " CAPABILITY\r\n");
     }
 
     boolean done() {
         return step == Step.DONE;
+    }
+
+    boolean awaitingHandshake() {
+        return step == Step.HANDSHAKE;
     }
 
     /** Takes ownership of {@code frame}. */
@@ -78,13 +103,29 @@ final class BackendLogin {
                     return;
                 }
                 capabilities = head.capabilities(line);
-                if (capabilities.isEmpty()) {
+                if (startTls) {
+                    // sent whatever the greeting lists: a backend that cannot do it says NO, and
+                    // Postern never falls back to plain text
+                    step = Step.STARTTLS;
+                    send(STARTTLS_TAG + " STARTTLS\r\n");
+                } else if (capabilities.isEmpty()) {
                     step = Step.CAPABILITY;
                     send(CAPABILITY_TAG + " CAPABILITY\r\n");
                 } else {
                     sendLogin();
                 }
             }
+            case STARTTLS -> {
+                if (head.isTagged() && STARTTLS_TAG.equals(head.tag())) {
+                    if (!"OK".equals(head.keyword())) {
+                        fail("STARTTLS refused: " + head.keyword() + " " + head.text(line));
+                        return;
+                    }
+                    step = Step.HANDSHAKE;
+                    session.startBackendTls();
+                }
+            }
+            case HANDSHAKE -> fail("response before the TLS handshake completed");
             case CAPABILITY -> {
                 if (head.isUntagged() && "CAPABILITY".equals(head.keyword())) {
                     capabilities = head.capabilities(line);

@@ -11,9 +11,24 @@ import java.util.Locale;
  */
 public final class Capabilities {
 
-    /** What Postern itself offers before login. */
-    public static final List<String> PRE_AUTH =
-            List.of("IMAP4rev1", "SASL-IR", "ID", "LITERAL+", "AUTH=PLAIN", "AUTH=LOGIN");
+    /**
+     * What Postern itself offers before login.
+     *
+     * @param offerStartTls the listener offers STARTTLS and TLS is not on yet
+     * @param loginDisabled TLS is required and not on yet: no login of any kind is offered
+     */
+    public static List<String> preAuth(boolean offerStartTls, boolean loginDisabled) {
+        List<String> c = new java.util.ArrayList<>(List.of("IMAP4rev1", "ID", "LITERAL+"));
+        if (offerStartTls) {
+            c.add("STARTTLS");
+        }
+        if (loginDisabled) {
+            c.add("LOGINDISABLED");
+        } else {
+            c.addAll(List.of("SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN"));
+        }
+        return c;
+    }
 
     private Capabilities() {}
 

@@ -11,6 +11,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.handler.ssl.SniHandler;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
@@ -30,8 +33,12 @@ import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.server.HandlerNames;
+import io.postern.proxy.server.TlsRuntime;
+import io.postern.tls.ServerTlsContexts;
 import io.postern.proxy.server.Transport;
+import io.netty.handler.codec.DecoderException;
 import java.io.IOException;
+import javax.net.ssl.SSLException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -75,7 +82,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             "GETMETADATA", "SETMETADATA", "ESEARCH");
 
     private enum State {
+        /** Implicit TLS: waiting for the handshake before the greeting. */
+        HANDSHAKE,
         NOT_AUTHENTICATED,
+        /** STARTTLS answered: everything until the handshake completes is dropped. */
+        STARTING_TLS,
         AUTHENTICATING,
         LOGGING_IN,
         RELAY,
@@ -86,6 +97,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private final ListenerConfig listener;
     private final Router router;
     private final Transport transport;
+    private final TlsRuntime tls;
     private final String id;
 
     private ChannelHandlerContext ctx;
@@ -93,6 +105,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private ImapFrameDecoder decoder;
     private State state = State.NOT_AUTHENTICATED;
     private int loginFailures;
+    private boolean tlsActive;
+    private String clientCertificateSubject;
 
     // before login
     private ByteBuf assembly;
@@ -121,11 +135,13 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     private record Running(String name, long startNanos) {}
 
-    public ClientSession(PosternConfig config, ListenerConfig listener, Router router, Transport transport) {
+    public ClientSession(
+            PosternConfig config, ListenerConfig listener, Router router, Transport transport, TlsRuntime tls) {
         this.config = config;
         this.listener = listener;
         this.router = router;
         this.transport = transport;
+        this.tls = tls;
         this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
     }
 
@@ -141,8 +157,50 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         log.debug("[{}] connect from {} on {}", id, client.remoteAddress(), listener.name());
-        write("* OK [CAPABILITY " + Capabilities.join(Capabilities.PRE_AUTH) + "] Postern ready.");
+        if (listener.tls().equals("implicit")) {
+            state = State.HANDSHAKE; // the greeting waits for the handshake
+        } else {
+            greet();
+        }
+        client.read();
+    }
+
+    private void greet() {
+        write("* OK [CAPABILITY " + Capabilities.join(preAuthCapabilities()) + "] Postern ready.");
         ctx.flush();
+    }
+
+    private List<String> preAuthCapabilities() {
+        return Capabilities.preAuth(listener.tls().equals("starttls") && !tlsActive, listener.requireTls() && !tlsActive);
+    }
+
+    /** The subject of the client's verified certificate (mutual TLS), or {@code null}. */
+    public String clientCertificateSubject() {
+        return clientCertificateSubject;
+    }
+
+    private void handshakeDone(SslHandshakeCompletionEvent event) {
+        if (state != State.HANDSHAKE && state != State.STARTING_TLS) {
+            return;
+        }
+        if (!event.isSuccess()) {
+            log.debug("[{}] TLS handshake failed: {}", id, event.cause().toString());
+            state = State.CLOSED;
+            releaseSessionState();
+            client.close();
+            return;
+        }
+        tlsActive = true;
+        SslHandler ssl = client.pipeline().get(SslHandler.class);
+        java.security.cert.X509Certificate peer = ServerTlsContexts.peerCertificate(ssl.engine().getSession());
+        clientCertificateSubject = peer == null ? null : peer.getSubjectX500Principal().getName();
+        log.debug("[{}] TLS {} {}{}", id, ssl.engine().getSession().getProtocol(), ssl.engine().getSession().getCipherSuite(),
+                clientCertificateSubject == null ? "" : ", client certificate " + clientCertificateSubject);
+        boolean implicit = state == State.HANDSHAKE;
+        state = State.NOT_AUTHENTICATED;
+        if (implicit) {
+            greet();
+        }
         client.read();
     }
 
@@ -154,6 +212,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private void clientFrame(ImapFrame frame) {
         switch (state) {
             case NOT_AUTHENTICATED, AUTHENTICATING -> preAuthFrame(frame);
+            case HANDSHAKE, STARTING_TLS -> ReferenceCountUtil.release(frame); // plain text behind STARTTLS
             case LOGGING_IN -> held.add(frame);
             case RELAY -> relayClientFrame(frame);
             case CLOSED -> ReferenceCountUtil.release(frame);
@@ -180,6 +239,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof SslHandshakeCompletionEvent handshake) {
+            handshakeDone(handshake);
+            return;
+        }
         if (evt instanceof IdleStateEvent) {
             log.debug("[{}] idle timeout in state {}", id, state);
             closeWithBye("Autologout; idle for too long");
@@ -200,6 +263,18 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Throwable root = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        if (root instanceof SSLException) {
+            // a client that cannot complete TLS: nothing can be said to it in the clear
+            log.debug("[{}] TLS failed with {}: {}", id, client.remoteAddress(), root.getMessage());
+            state = State.CLOSED;
+            releaseSessionState();
+            client.close();
+            if (backend != null) {
+                backend.close();
+            }
+            return;
+        }
         if (cause instanceof IOException) {
             log.debug("[{}] client connection error: {}", id, cause.toString());
         } else {
@@ -209,7 +284,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private void readClientIfReady() {
-        if (state == State.CLOSED || state == State.LOGGING_IN || decoder.awaitingLiteralDecision()) {
+        if (state == State.CLOSED || state == State.LOGGING_IN || state == State.STARTING_TLS
+                || decoder.awaitingLiteralDecision()) {
             return;
         }
         if (state == State.RELAY && (backend == null || !backend.isWritable())) {
@@ -290,7 +366,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             switch (head.name()) {
                 case "CAPABILITY" -> {
                     args.end();
-                    write("* CAPABILITY " + Capabilities.join(Capabilities.PRE_AUTH));
+                    write("* CAPABILITY " + Capabilities.join(preAuthCapabilities()));
                     ok(tag, "Pre-login capabilities listed, post-login capabilities have more.");
                 }
                 case "NOOP" -> {
@@ -309,19 +385,26 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
                     write("* ID (\"name\" \"Postern\")");
                     ok(tag, "ID completed.");
                 }
-                case "STARTTLS" -> bad(tag, "STARTTLS is not available on this listener.");
+                case "STARTTLS" -> {
+                    args.end();
+                    startTls(tag);
+                }
                 case "LOGIN" -> {
                     String userName = args.astring();
                     args.sp();
                     String password = args.astring();
                     args.end();
-                    beginLogin(tag, new Credentials(userName, password, "LOGIN"));
+                    if (loginAllowed(tag)) {
+                        beginLogin(tag, new Credentials(userName, password, "LOGIN"));
+                    }
                 }
                 case "AUTHENTICATE" -> {
                     String mechanism = args.atom().toUpperCase(Locale.ROOT);
                     String initial = args.optionalSp() ? args.rest() : null;
                     args.end();
-                    authenticate(tag, mechanism, initial);
+                    if (loginAllowed(tag)) {
+                        authenticate(tag, mechanism, initial);
+                    }
                 }
                 default -> bad(tag, AUTHENTICATED_COMMANDS.contains(head.name())
                         ? "Log in first."
@@ -332,6 +415,32 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         } finally {
             Arrays.fill(wire, (byte) 0);
         }
+    }
+
+    private boolean loginAllowed(String tag) {
+        if (listener.requireTls() && !tlsActive) {
+            no(tag, "[PRIVACYREQUIRED] Use STARTTLS first.");
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * STARTTLS before login: answers OK in plain text, then drops everything the client sent
+     * behind the command (it must wait for the OK) and puts TLS under the decoder.
+     */
+    private void startTls(String tag) {
+        if (!listener.tls().equals("starttls") || tlsActive) {
+            bad(tag, tlsActive ? "TLS is already active." : "STARTTLS is not available on this listener.");
+            return;
+        }
+        write(tag + " OK Begin TLS negotiation now.");
+        ctx.flush();
+        state = State.STARTING_TLS;
+        decoder.discardBufferedInput();
+        client.pipeline().addBefore(HandlerNames.FRAME_DECODER, HandlerNames.TLS,
+                new SniHandler(tls.forListener(listener.name()).mapping()));
+        client.read();
     }
 
     private void authenticate(String tag, String mechanism, String initial) {
@@ -429,6 +538,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (target.tls().equals("implicit")) {
+                            ch.pipeline().addLast(HandlerNames.TLS, tls.newBackendHandler(backendName, ch.alloc()));
+                        }
                         ch.pipeline()
                                 .addLast(HandlerNames.FRAME_DECODER,
                                         new ImapFrameDecoder(Direction.RESPONSE, config.limits().responses()))
@@ -438,7 +550,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         ChannelFuture connect = b.connect(target.address().toUnresolved());
         Channel ch = connect.channel();
         backend = ch;
-        login = new BackendLogin(this, ch, credentials);
+        login = new BackendLogin(this, ch, credentials, target.tls().equals("starttls"));
         loginTimer = client.eventLoop().schedule(
                 () -> backendUnavailable("no login answer within " + target.loginTimeout().toMillis() + " ms"),
                 target.loginTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -451,6 +563,22 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             }
             f.channel().read();
         });
+    }
+
+    /** Called by {@link BackendLogin} after the backend's OK to STARTTLS. */
+    void startBackendTls() {
+        backend.pipeline().addFirst(HandlerNames.TLS, tls.newBackendHandler(backendName, backend.alloc()));
+    }
+
+    void onBackendHandshake(Channel channel, SslHandshakeCompletionEvent event) {
+        if (channel != backend || state != State.LOGGING_IN || login == null) {
+            return;
+        }
+        if (login.awaitingHandshake()) {
+            login.handshakeDone(event.isSuccess(), event.cause());
+        } else if (!event.isSuccess()) {
+            backendUnavailable("TLS handshake failed: " + innermostMessage(event.cause()));
+        }
     }
 
     /** Called by {@link BackendLogin}: the backend accepted the credentials. */
@@ -743,15 +871,30 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             channel.close();
             return;
         }
-        log.warn("[{}] backend {} connection error: {}", id, backendName, cause.toString());
+        log.warn("[{}] backend {} connection error: {}", id, backendName, innermostMessage(cause));
         if (state == State.LOGGING_IN) {
-            backendUnavailable(cause.toString());
+            backendUnavailable(innermostMessage(cause));
         } else {
             closeWithBye("Backend connection lost.");
         }
     }
 
     // ---------------------------------------------------------------- errors, answers, close
+
+    /**
+     * The most specific explanation in a chain of causes: for a failed TLS handshake that is the
+     * trust manager's reason (an unknown CA, a name that does not match, an expired certificate),
+     * not the engine's "General OpenSslEngine problem".
+     */
+    static String innermostMessage(Throwable t) {
+        String message = t.toString();
+        for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
+            if (c.getMessage() != null) {
+                message = c.getMessage();
+            }
+        }
+        return message;
+    }
 
     private void decoderError(ImapDecoderError error) {
         String tag = error.tag() != null ? error.tag() : transmitting;

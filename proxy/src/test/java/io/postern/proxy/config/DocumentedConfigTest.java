@@ -21,19 +21,26 @@ class DocumentedConfigTest {
     }
 
     @Test
-    void theReadmeExampleIsAValidConfiguration() throws Exception {
+    void theReadmeExampleIsAValidConfiguration(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         String readme = readme();
         int section = readme.indexOf("## Configuration reference");
         assertThat(section).isPositive();
         Matcher yaml = Pattern.compile("```yaml\n(.*?)```", Pattern.DOTALL).matcher(readme);
         assertThat(yaml.find(section)).isTrue();
-        PosternConfig c = PosternConfig.parse(yaml.group(1));
+        // the files it names, as empty stand-ins: the configuration only checks they can be read
+        Matcher file = Pattern.compile("(certs/[a-z.-]+)").matcher(yaml.group(1));
+        while (file.find()) {
+            Files.createDirectories(dir.resolve("certs"));
+            Files.writeString(dir.resolve(file.group(1)), "");
+        }
+        PosternConfig c = PosternConfig.parse(yaml.group(1), dir);
+        assertThat(c.tls().certificates()).hasSize(2);
         assertThat(c.limits().commands().maxLineLength()).isEqualTo(64 * 1024);
     }
 
     @Test
     void everyKeyInTheReferenceTableIsOneTheParserKnowsAndViceVersa() throws Exception {
-        Matcher row = Pattern.compile("^\\| `([a-z_.\\[\\]]+)`(?:, `([a-z_]+)`)? \\|", Pattern.MULTILINE).matcher(readme());
+        Matcher row = Pattern.compile("^\\| `([a-z0-9_.\\[\\]]+)`(?:, `([a-z0-9_]+)`)? \\|", Pattern.MULTILINE).matcher(readme());
         Set<String> documented = new TreeSet<>();
         while (row.find()) {
             documented.add(row.group(1));
@@ -46,6 +53,8 @@ class DocumentedConfigTest {
                 "listeners[].", ListenerConfig.KEYS,
                 "backends[].", BackendConfig.KEYS,
                 "routing.", RoutingConfig.KEYS,
+                "tls.", TlsConfig.KEYS,
+                "tls.certificates[].", TlsConfig.CertificateConfig.KEYS,
                 "limits.", LimitsConfig.KEYS,
                 "timeouts.", TimeoutsConfig.KEYS);
         Set<String> known = new TreeSet<>();

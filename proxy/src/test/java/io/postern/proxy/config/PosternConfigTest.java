@@ -82,7 +82,11 @@ public class PosternConfigTest {
         "pre_auth: 30s|pre_auth: soon|timeouts.pre_auth: expected a duration such as 500ms, 60s, 35m or 1h, found \"soon\"",
         "strategy: static|strategy: magic|routing.strategy: \"magic\" is not one of static, hash, http, ldap",
         "strategy: static|strategy: hash|routing.strategy: \"hash\" is not supported by this build yet (expected: static)",
-        "tls: none\\nbackends|tls: implicit\\nbackends|listeners[0].tls: \"implicit\" is not supported by this build yet (expected: none)",
+        "tls: none\\nbackends|tls: implicit\\nbackends|listeners[0].tls: \"implicit\" needs certificates under tls.certificates",
+        "tls: none\\nbackends|tls: none\\n    require_tls: true\\nbackends|listeners[0].require_tls: needs tls: starttls or implicit on this listener",
+        "tls: none\\n  - name: shard-b|tls: starttls\\n    pin_sha256: [abc]\\n  - name: shard-b|backends[0].pin_sha256: \"abc\" is not a SHA-256 fingerprint (64 hex digits)",
+        "tls: none\\n  - name: shard-b|tls: none\\n    insecure: true\\n  - name: shard-b|backends[0].tls: ca, server_name, pin_sha256 and insecure need tls: starttls or implicit",
+        "tls: none\\n  - name: shard-b|tls: implicit\\n    ca: /nonexistent/ca.pem\\n  - name: shard-b|backends[0].ca: cannot read file /nonexistent/ca.pem",
         "idle: 40m|idle: 40m\\n  colour: blue|timeouts.colour: unknown key (known keys: idle, pre_auth)",
         "policies: []|policies: [{name: acl}]|policies: policies are not supported by this build yet (expected: [])",
     })
@@ -92,6 +96,28 @@ public class PosternConfigTest {
         assertThatThrownBy(() -> PosternConfig.parse(yaml))
                 .isInstanceOf(ConfigException.class)
                 .hasMessage(message);
+    }
+
+    @Test
+    void tlsSectionWithRelativeFilesResolvedAgainstTheConfigDirectory(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Files.createDirectories(dir.resolve("certs"));
+        java.nio.file.Files.writeString(dir.resolve("certs/server.crt"), "x");
+        java.nio.file.Files.writeString(dir.resolve("certs/server.key"), "x");
+        java.nio.file.Files.writeString(dir.resolve("postern.yml"), GOOD.replace("tls: none\nbackends", "tls: implicit\nbackends")
+                + "tls:\n  certificates:\n    - {cert: certs/server.crt, key: certs/server.key, server_names: [mail.test]}\n"
+                + "  protocols: [TLSv1.3]\n  provider: jdk\n  reload_interval: 0s\n");
+        PosternConfig c = PosternConfig.load(dir.resolve("postern.yml"));
+        assertThat(c.tls().certificates()).singleElement().satisfies(cert -> {
+            assertThat(cert.cert()).isEqualTo(dir.resolve("certs/server.crt"));
+            assertThat(cert.serverNames()).containsExactly("mail.test");
+        });
+        assertThat(c.tls().protocols()).containsExactly("TLSv1.3");
+        assertThat(c.tls().reloadInterval()).isZero();
+        assertThat(c.listeners().get(0).requireTls()).as("implicit TLS is always TLS").isTrue();
+        java.nio.file.Files.writeString(dir.resolve("bad.yml"), GOOD + "tls:\n  certificates:\n    - {cert: certs/missing.crt, key: certs/server.key}\n");
+        assertThatThrownBy(() -> PosternConfig.load(dir.resolve("bad.yml")))
+                .hasMessage("tls.certificates[0].cert: cannot read file " + dir.resolve("certs/missing.crt"));
     }
 
     @Test

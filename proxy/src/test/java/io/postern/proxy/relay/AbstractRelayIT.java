@@ -40,7 +40,7 @@ import org.junit.jupiter.api.TestInstance;
 abstract class AbstractRelayIT {
 
     /** A running IMAP server that tests can add users to. */
-    interface Backend extends AutoCloseable {
+    interface Backend {
         String host();
 
         int port();
@@ -49,6 +49,8 @@ abstract class AbstractRelayIT {
 
         /** Whether the server implements MOVE, UIDPLUS ... as Dovecot does; GreenMail has gaps. */
         boolean fullFeatured();
+
+        void close() throws Exception;
     }
 
     static final String PASSWORD = "pw-" + "s3cret";
