@@ -85,18 +85,7 @@ final class TlsTestServer implements AutoCloseable {
      */
     static Channel connect(EventLoopGroup group, int port, Function<Channel, SslHandler> sslHandler)
             throws Exception {
-        Channel channel = new Bootstrap()
-                .group(group)
-                .channel(NioSocketChannel.class)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(sslHandler.apply(ch), new CloseOnException());
-                    }
-                })
-                .connect("127.0.0.1", port)
-                .sync()
-                .channel();
+        Channel channel = client(group, sslHandler).connect("127.0.0.1", port).sync().channel();
         Future<Channel> handshake = channel.pipeline().get(SslHandler.class).handshakeFuture();
         if (!handshake.await(5, TimeUnit.SECONDS)) {
             channel.close();
@@ -108,6 +97,19 @@ final class TlsTestServer implements AutoCloseable {
             throw cause instanceof Exception ? (Exception) cause : new Exception(cause);
         }
         return channel;
+    }
+
+    /** A client bootstrap whose pipeline is {@code sslHandler}; a failure closes the channel. */
+    static Bootstrap client(EventLoopGroup group, Function<Channel, SslHandler> sslHandler) {
+        return new Bootstrap()
+                .group(group)
+                .channel(NioSocketChannel.class)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(sslHandler.apply(ch), new CloseOnException());
+                    }
+                });
     }
 
     @Override
