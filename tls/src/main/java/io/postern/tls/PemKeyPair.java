@@ -33,7 +33,9 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
  * <p>Accepted forms: the certificate file holds one or more {@code CERTIFICATE} blocks, the
  * server's own certificate first, then the intermediates. The key file holds one key as
  * {@code RSA PRIVATE KEY} (PKCS#1), {@code EC PRIVATE KEY} (SEC1), {@code PRIVATE KEY} (PKCS#8) or
- * {@code ENCRYPTED PRIVATE KEY} (PKCS#8, password from a file whose trailing newline is ignored).
+ * {@code ENCRYPTED PRIVATE KEY} (PKCS#8, password from a file whose trailing newline is ignored);
+ * OpenSSL's legacy encrypted PKCS#1/SEC1 ({@code Proc-Type: 4,ENCRYPTED}) works too. Certificates
+ * and {@code EC PARAMETERS} blocks in the key file are skipped.
  *
  * <p>Immutable and safe to share between threads.
  */

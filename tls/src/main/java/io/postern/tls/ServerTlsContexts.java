@@ -16,7 +16,6 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -96,7 +95,6 @@ public final class ServerTlsContexts {
 
     private final List<CertificateSource> sources;
     private final ServerTlsSettings settings;
-    private final Clock clock;
     private final SslProvider sslProvider;
     private final Object reloadLock = new Object();
     private final Mapping<String, SslContext> mapping = this::select;
@@ -106,11 +104,9 @@ public final class ServerTlsContexts {
     /** Guarded by reloadLock: the files as they were at the last load attempt, good or bad. */
     private List<FileStamp> lastSeen;
 
-    private ServerTlsContexts(
-            List<CertificateSource> sources, ServerTlsSettings settings, Clock clock, SslProvider sslProvider) {
+    private ServerTlsContexts(List<CertificateSource> sources, ServerTlsSettings settings, SslProvider sslProvider) {
         this.sources = sources;
         this.settings = settings;
-        this.clock = clock;
         this.sslProvider = sslProvider;
     }
 
@@ -123,18 +119,12 @@ public final class ServerTlsContexts {
      */
     public static ServerTlsContexts create(List<CertificateSource> sources, ServerTlsSettings settings)
             throws TlsConfigException {
-        return create(sources, settings, Clock.systemUTC());
-    }
-
-    /** As {@link #create(List, ServerTlsSettings)}, with {@code clock} deciding certificate validity. */
-    static ServerTlsContexts create(List<CertificateSource> sources, ServerTlsSettings settings, Clock clock)
-            throws TlsConfigException {
         if (sources.isEmpty()) {
             throw new IllegalArgumentException("certificates: empty (expected: at least one certificate and key)");
         }
         SslProvider sslProvider = settings.provider().resolve();
         Provider.checkCiphers(sslProvider, settings.ciphers());
-        ServerTlsContexts contexts = new ServerTlsContexts(List.copyOf(sources), settings, clock, sslProvider);
+        ServerTlsContexts contexts = new ServerTlsContexts(List.copyOf(sources), settings, sslProvider);
         contexts.reload();
         return contexts;
     }
@@ -226,7 +216,7 @@ public final class ServerTlsContexts {
         List<PemKeyPair> keyPairs = new ArrayList<>();
         List<SslContext> contexts = new ArrayList<>();
         for (CertificateSource source : sources) {
-            PemKeyPair keyPair = PemKeyPair.load(source.cert(), source.key(), source.keyPasswordFile(), clock);
+            PemKeyPair keyPair = PemKeyPair.load(source.cert(), source.key(), source.keyPasswordFile());
             keyPairs.add(keyPair);
             contexts.add(build(source, keyPair, clientCa));
         }
