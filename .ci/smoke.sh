@@ -4,14 +4,18 @@
 # Starts a private Dovecot (proxy/src/test/resources/dovecot/dovecot.conf.template) in a temp
 # dir on free loopback ports, seeds a user's mailbox, starts `java -jar postern.jar run` in front
 # of it, and checks that curl (LIST, STATUS, FETCH) and mbsync (all folders) get the same bytes
-# through Postern as directly from Dovecot.
+# through Postern as directly from Dovecot: through a plain listener, an implicit TLS listener
+# and a STARTTLS listener with require_tls, all three with a certificate from
+# `postern.jar cert generate`. openssl s_client checks both TLS handshakes (certificate
+# verified for the name localhost, TLS 1.2 or 1.3), and a LOGIN before STARTTLS must be refused.
 #
 # Usage: .ci/smoke.sh [--direct-only]
 #   --direct-only   only the direct-to-Dovecot half (for checking the script without a jar)
 # Environment:
 #   POSTERN_JAR     the jar (default: proxy/target/postern.jar)
 #   SMOKE_KEEP=1    keep the temp dir (config, logs, Maildirs) for inspection
-# Needs root, dovecot-imapd, curl, isync (mbsync), java. Exit status 0 only if every check passed.
+# Needs root, dovecot-imapd, curl, isync (mbsync), openssl, java. Exit status 0 only if every
+# check passed.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,7 +59,7 @@ cleanup() {
     wait "$DOVECOT_PID" || true
   fi
   if [ "$status" -ne 0 ] && [ -n "$WORK" ]; then
-    for log in "$WORK/dovecot.out" "$WORK/dovecot.log" "$WORK/postern.log"; do
+    for log in "$WORK/dovecot.out" "$WORK/dovecot.log" "$WORK/cert.log" "$WORK/postern.log"; do
       [ -s "$log" ] && { echo "----- tail of $log"; tail -n 40 "$log"; }
     done
   fi
@@ -68,8 +72,8 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------- prerequisites
 [ "$(id -u)" = 0 ] || die "needs root (Dovecot runs as root with mail owned by $MAIL_USER)"
-for tool in dovecot doveadm curl mbsync sha256sum cmp; do
-  command -v "$tool" >/dev/null || die "missing $tool (apt-get install dovecot-imapd curl isync)"
+for tool in dovecot doveadm curl mbsync openssl timeout sha256sum cmp; do
+  command -v "$tool" >/dev/null || die "missing $tool (apt-get install dovecot-imapd curl isync openssl)"
 done
 [ -f "$TEMPLATE" ] || die "missing $TEMPLATE"
 if [ "$DIRECT_ONLY" = 0 ]; then
@@ -104,7 +108,8 @@ EOF
     echo "${picked[*]}"
   fi
 }
-read -r DOVECOT_PORT DOVECOT_TLS_PORT DOVECOT_PROXY_PORT POSTERN_PORT <<<"$(free_ports 4)"
+read -r DOVECOT_PORT DOVECOT_TLS_PORT DOVECOT_PROXY_PORT POSTERN_PORT POSTERN_IMAPS_PORT POSTERN_STARTTLS_PORT \
+  <<<"$(free_ports 6)"
 
 # Reads the greeting of HOST:PORT within $2 seconds; prints it.
 await_greeting() {
@@ -179,6 +184,18 @@ chmod -R go-rwx "$WORK/mail/$USER_NAME"
 
 dovecot -F -c "$WORK/dovecot.conf" </dev/null >"$WORK/dovecot.out" 2>&1 &
 DOVECOT_PID=$!
+# While Dovecot starts: the certificate of Postern's TLS listeners, made by the jar itself; the
+# name localhost is what curl, mbsync and openssl check it against.
+CERT=$WORK/cert/server.crt
+if [ "$DIRECT_ONLY" = 0 ]; then
+  mkdir "$WORK/cert"
+  cert_status=0
+  java -jar "$JAR" cert generate --cn localhost --san 127.0.0.1 --out "$WORK/cert" </dev/null >"$WORK/cert.log" 2>&1 \
+    || cert_status=$?
+  [ "$cert_status" -eq 0 ] || die "postern.jar cert generate exited with $cert_status (its output: $WORK/cert.log)"
+  [ -s "$CERT" ] && [ -s "$WORK/cert/server.key" ] \
+    || die "postern.jar cert generate wrote no $CERT and server.key (its output: $WORK/cert.log)"
+fi
 greeting=$(await_greeting "$DOVECOT_PORT" 20 "$DOVECOT_PID") || die "Dovecot gave no greeting on 127.0.0.1:$DOVECOT_PORT"
 say "Dovecot on 127.0.0.1:$DOVECOT_PORT: $greeting"
 
@@ -186,9 +203,12 @@ say "Dovecot on 127.0.0.1:$DOVECOT_PORT: $greeting"
 if [ "$DIRECT_ONLY" = 0 ]; then
   cat >"$WORK/postern.yml" <<EOF
 listeners:
-  - name: imap
-    bind: 127.0.0.1:$POSTERN_PORT
-    tls: none
+  - {name: imap, bind: "127.0.0.1:$POSTERN_PORT", tls: none}
+  - {name: imaps, bind: "127.0.0.1:$POSTERN_IMAPS_PORT", tls: implicit}
+  - {name: starttls, bind: "127.0.0.1:$POSTERN_STARTTLS_PORT", tls: starttls, require_tls: true}
+tls:
+  certificates:
+    - {cert: "$CERT", key: "$WORK/cert/server.key"}
 backends:
   - name: dovecot
     address: 127.0.0.1:$DOVECOT_PORT
@@ -202,11 +222,33 @@ EOF
   greeting=$(await_greeting "$POSTERN_PORT" 60 "$POSTERN_PID") \
     || die "Postern gave no greeting on 127.0.0.1:$POSTERN_PORT"
   say "Postern on 127.0.0.1:$POSTERN_PORT: $greeting"
-  SIDES="direct postern"
+  greeting=$(await_greeting "$POSTERN_STARTTLS_PORT" 10 "$POSTERN_PID") \
+    || die "Postern gave no greeting on its STARTTLS listener 127.0.0.1:$POSTERN_STARTTLS_PORT"
+  say "Postern STARTTLS on 127.0.0.1:$POSTERN_STARTTLS_PORT: $greeting"
+  SIDES="direct postern imaps starttls"
 else
   SIDES="direct"
 fi
-port_of() { if [ "$1" = direct ]; then echo "$DOVECOT_PORT"; else echo "$POSTERN_PORT"; fi; }
+
+# A side is a way to reach the mail: direct (plain, Dovecot), postern (plain), imaps (implicit
+# TLS) and starttls (STARTTLS required), all three through Postern. use_side SIDE sets SIDE_PORT,
+# SIDE_HOST, SIDE_URL, SIDE_CURL (curl's TLS options) and SIDE_MBSYNC_SSL (mbsync's SSLType).
+# TLS sides use the name localhost, as the certificate does, pinned to 127.0.0.1 where Postern
+# listens (localhost may resolve to ::1 first).
+use_side() {
+  SIDE_HOST=127.0.0.1 SIDE_CURL=() SIDE_MBSYNC_SSL=None
+  case "$1" in
+    direct) SIDE_PORT=$DOVECOT_PORT SIDE_URL=imap://127.0.0.1:$DOVECOT_PORT ;;
+    postern) SIDE_PORT=$POSTERN_PORT SIDE_URL=imap://127.0.0.1:$POSTERN_PORT ;;
+    imaps)
+      SIDE_PORT=$POSTERN_IMAPS_PORT SIDE_HOST=localhost SIDE_URL=imaps://localhost:$POSTERN_IMAPS_PORT
+      SIDE_CURL=(--cacert "$CERT" --resolve "localhost:$SIDE_PORT:127.0.0.1") SIDE_MBSYNC_SSL=IMAPS ;;
+    starttls)
+      SIDE_PORT=$POSTERN_STARTTLS_PORT SIDE_HOST=localhost SIDE_URL=imap://localhost:$POSTERN_STARTTLS_PORT
+      SIDE_CURL=(--ssl-reqd --cacert "$CERT" --resolve "localhost:$SIDE_PORT:127.0.0.1") SIDE_MBSYNC_SSL=STARTTLS ;;
+    *) die "unknown side $1" ;;
+  esac
+}
 
 # ---------------------------------------------------------------- checks
 pass() { CHECKS=$((CHECKS + 1)); printf '  ok    %s\n' "$*"; }
@@ -227,7 +269,8 @@ fetch() {
   local side=$1 name=$2 path=$3 status=0
   shift 3
   mkdir -p "$WORK/curl/$side"
-  curl -sS --max-time 60 --user "$USER_NAME:$PASSWORD" --url "imap://127.0.0.1:$(port_of "$side")/$path" "$@" \
+  use_side "$side"
+  curl -sS --max-time 60 "${SIDE_CURL[@]}" --user "$USER_NAME:$PASSWORD" --url "$SIDE_URL/$path" "$@" \
     -o "$WORK/curl/$side/$name" 2>"$WORK/curl/$side/$name.err" || status=$?
   if [ "$status" -ne 0 ]; then
     fail "curl $name via $side: exit $status: $(cat "$WORK/curl/$side/$name.err")"
@@ -248,26 +291,29 @@ done
 # Dovecot itself must hand out what was seeded, or both sides could agree on something wrong.
 [ -f "$WORK/curl/direct/uid1" ] && same "direct FETCH UID 1 = seeded message" "$WORK/curl/direct/uid1" "$WORK/seed/1.eml"
 [ -f "$WORK/curl/direct/big" ] && same "direct FETCH big = seeded message" "$WORK/curl/direct/big" "$WORK/seed/3.eml"
-if [ "$DIRECT_ONLY" = 0 ]; then
+for side in $SIDES; do
+  [ "$side" = direct ] && continue
   for name in $CURL_CHECKS; do
-    if [ -f "$WORK/curl/direct/$name" ] && [ -f "$WORK/curl/postern/$name" ]; then
-      same "curl $name: Postern = direct" "$WORK/curl/postern/$name" "$WORK/curl/direct/$name"
+    if [ -f "$WORK/curl/direct/$name" ] && [ -f "$WORK/curl/$side/$name" ]; then
+      same "curl $name: Postern $side = direct" "$WORK/curl/$side/$name" "$WORK/curl/direct/$name"
     fi
   done
-fi
+done
 
 # mbsync every folder of the account into a Maildir of its own, one per side.
 mbsync_side() {
   local side=$1 rc=$WORK/mbsyncrc-$1 target=$WORK/mbsync-$1 status=0
+  use_side "$side"
   mkdir -p "$target"
   cat >"$rc" <<EOF
 IMAPAccount $side
-Host 127.0.0.1
-Port $(port_of "$side")
+Host $SIDE_HOST
+Port $SIDE_PORT
 User $USER_NAME
 Pass $PASSWORD
-SSLType None
+SSLType $SIDE_MBSYNC_SSL
 AuthMechs LOGIN
+$([ "$SIDE_MBSYNC_SSL" = None ] || echo "CertificateFile $CERT")
 
 IMAPStore $side-far
 Account $side
@@ -318,13 +364,100 @@ if [ -d "$WORK/mbsync-direct" ]; then
     fail "mbsync direct: expected $SEQ messages, got $(wc -l <"$WORK/mbsync-direct.digest") in ${folders% }"
   fi
 fi
-if [ "$DIRECT_ONLY" = 0 ] && [ -d "$WORK/mbsync-postern" ]; then
-  digest "$WORK/mbsync-postern" >"$WORK/mbsync-postern.digest"
-  if diff -u "$WORK/mbsync-direct.digest" "$WORK/mbsync-postern.digest" >"$WORK/mbsync.diff"; then
-    pass "mbsync: Postern = direct, per folder ($(wc -l <"$WORK/mbsync-direct.digest") message digests)"
+for side in $SIDES; do
+  if [ "$side" = direct ] || [ ! -d "$WORK/mbsync-$side" ] || [ ! -f "$WORK/mbsync-direct.digest" ]; then
+    continue
+  fi
+  digest "$WORK/mbsync-$side" >"$WORK/mbsync-$side.digest"
+  if diff -u "$WORK/mbsync-direct.digest" "$WORK/mbsync-$side.digest" >"$WORK/mbsync-$side.diff"; then
+    pass "mbsync: Postern $side = direct, per folder ($(wc -l <"$WORK/mbsync-direct.digest") message digests)"
   else
-    fail "mbsync: Postern differs from direct:"
-    sed 's/^/        /' "$WORK/mbsync.diff"
+    fail "mbsync: Postern $side differs from direct:"
+    sed 's/^/        /' "$WORK/mbsync-$side.diff"
+  fi
+done
+
+# ---------------------------------------------------------------- TLS handshakes and require_tls
+# s_client NAME PORT [openssl args...]: a TLS session with Postern that must verify the
+# certificate for localhost against $CERT alone, use TLS 1.2 or 1.3, and carry an IMAP LOGOUT.
+s_client() {
+  local name=$1 port=$2 out=$WORK/s_client-$1.out status=0 protocol
+  shift 2
+  # -ign_eof: keep reading after stdin ends, until Postern closes the connection after LOGOUT.
+  printf 'a LOGOUT\r\n' | timeout 15 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+    -verify_hostname localhost -CAfile "$CERT" -verify_return_error -ign_eof "$@" >"$out" 2>&1 || status=$?
+  if [ "$status" -eq 124 ]; then
+    fail "openssl s_client $name: the connection was still open 15 s after LOGOUT"
+    return
+  elif [ "$status" -ne 0 ]; then
+    fail "openssl s_client $name: exit $status: $( { grep -m3 -iE 'error|verif' "$out" || tail -n 3 "$out"; } | tr '\n' ' ')"
+    return
+  fi
+  protocol=$(sed -n 's/^ *Protocol *: *//p' "$out" | head -n 1)
+  if ! grep -q '^Verify return code: 0 (ok)' "$out"; then
+    fail "openssl s_client $name: $(grep -m1 '^Verify return code' "$out" || echo 'no verify result')"
+  elif [ "$protocol" != TLSv1.3 ] && [ "$protocol" != TLSv1.2 ]; then
+    fail "openssl s_client $name: protocol '${protocol}' (expected: TLSv1.3 or TLSv1.2)"
+  elif ! grep -q '^a OK' "$out"; then
+    fail "openssl s_client $name: no 'a OK' to LOGOUT over TLS: $(grep -E '^(\*|a) ' "$out" | tr '\r\n' '  ')"
+  else
+    pass "openssl s_client $name: verified for localhost, $protocol, LOGOUT answered"
+  fi
+}
+
+# imap_exchange TAG COMMAND: sends the command on fd 3, sets TAGGED to the tagged line and
+# UNTAGGED to the lines before it (CRs removed).
+imap_exchange() {
+  local line
+  TAGGED= UNTAGGED=
+  printf '%s %s\r\n' "$1" "$2" >&3
+  while IFS= read -r -t 5 line <&3; do
+    line=${line%$'\r'}
+    case "$line" in
+      "$1 "*) TAGGED=$line; return 0 ;;
+      *) UNTAGGED+="$line"$'\n' ;;
+    esac
+  done
+  return 1
+}
+
+# require_tls: on the STARTTLS listener, LOGIN in plain text is refused with PRIVACYREQUIRED
+# (and CAPABILITY says LOGINDISABLED), and the connection stays usable.
+require_tls() {
+  local port=$POSTERN_STARTTLS_PORT greeting expected="b NO [PRIVACYREQUIRED] Use STARTTLS first."
+  { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || { fail "require_tls: cannot connect to $port"; return; }
+  IFS= read -r -t 5 greeting <&3 || { fail "require_tls: no greeting on $port"; exec 3<&-; return; }
+  if ! imap_exchange a CAPABILITY; then
+    fail "require_tls: no tagged reply to CAPABILITY: ${UNTAGGED}"
+  elif ! grep -q '^\* CAPABILITY .* STARTTLS' <<<"$UNTAGGED" || ! grep -q '^\* CAPABILITY .* LOGINDISABLED' <<<"$UNTAGGED"; then
+    fail "require_tls: CAPABILITY lacks STARTTLS or LOGINDISABLED: ${UNTAGGED%$'\n'}"
+  else
+    pass "require_tls: CAPABILITY before STARTTLS has STARTTLS and LOGINDISABLED"
+  fi
+  if ! imap_exchange b "LOGIN $USER_NAME $PASSWORD"; then
+    fail "require_tls: no tagged reply to LOGIN: ${UNTAGGED}"
+  elif [ "$TAGGED" != "$expected" ]; then
+    fail "require_tls: LOGIN before STARTTLS got '$TAGGED' (expected: '$expected')"
+  else
+    pass "require_tls: LOGIN before STARTTLS got '$TAGGED'"
+  fi
+  if imap_exchange c LOGOUT && [[ "$TAGGED" == "c OK"* ]]; then
+    pass "require_tls: LOGOUT after the refused LOGIN: $TAGGED"
+  else
+    fail "require_tls: LOGOUT after the refused LOGIN got '$TAGGED'"
+  fi
+  exec 3<&-
+}
+
+if [ "$DIRECT_ONLY" = 0 ]; then
+  say "TLS (openssl s_client, require_tls)"
+  s_client implicit "$POSTERN_IMAPS_PORT"
+  s_client starttls "$POSTERN_STARTTLS_PORT" -starttls imap
+  require_tls
+  if grep -qF "$PASSWORD" "$WORK/postern.log"; then
+    fail "Postern's log holds the password"
+  else
+    pass "Postern's log holds no password"
   fi
 fi
 
