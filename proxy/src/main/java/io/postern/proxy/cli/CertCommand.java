@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code postern.jar cert generate}: a self-signed certificate and key, for tests and trials. */
-@Command(name = "cert", description = "Certificate tools.", subcommands = CertCommand.Generate.class)
+@Command(name = "cert", mixinStandardHelpOptions = true, description = "Certificate tools.",
+        subcommands = CertCommand.Generate.class)
 final class CertCommand implements Runnable {
 
     @CommandLine.Spec
@@ -22,7 +23,7 @@ final class CertCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getErr());
     }
 
-    @Command(name = "generate", description = "Writes a self-signed server.crt and server.key (PKCS#8) into a directory.")
+    @Command(name = "generate", mixinStandardHelpOptions = true, description = "Writes a self-signed server.crt and server.key (PKCS#8) into a directory.")
     static final class Generate implements Callable<Integer> {
         @Option(names = "--cn", required = true, description = "the host name (common name, and first subject alternative name)")
         String commonName;
@@ -41,6 +42,7 @@ final class CertCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            java.nio.file.Files.createDirectories(out);
             List<String> names = new ArrayList<>(List.of(commonName));
             names.addAll(alternativeNames);
             SelfSignedCertificates.Generated g =

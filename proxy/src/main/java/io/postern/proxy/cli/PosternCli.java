@@ -51,6 +51,10 @@ public final class PosternCli implements Runnable {
                         cmd.getErr().println("postern: bad configuration: " + e.getMessage());
                         return EXIT_BAD_CONFIG;
                     }
+                    if (e instanceof java.io.IOException) {
+                        cmd.getErr().println("postern: " + e);
+                        return EXIT_FAILURE;
+                    }
                     throw e;
                 })
                 .execute(args);
@@ -69,7 +73,7 @@ public final class PosternCli implements Runnable {
         }
     }
 
-    @Command(name = "run", description = "Runs the proxy in the foreground until stopped (SIGTERM, Ctrl-C); SIGHUP reloads certificates.")
+    @Command(name = "run", mixinStandardHelpOptions = true, description = "Runs the proxy in the foreground until stopped (SIGTERM, Ctrl-C); SIGHUP reloads certificates.")
     static final class Run implements Callable<Integer> {
         @Option(names = "--config", required = true, description = "the YAML configuration file")
         Path config;
@@ -88,7 +92,7 @@ public final class PosternCli implements Runnable {
         }
     }
 
-    @Command(name = "check-config", description = "Validates a configuration; exit 0 when good, 2 when not.")
+    @Command(name = "check-config", mixinStandardHelpOptions = true, description = "Validates a configuration; exit 0 when good, 2 when not.")
     static final class CheckConfig implements Callable<Integer> {
         @Option(names = "--config", required = true, description = "the YAML configuration file")
         Path config;
@@ -107,7 +111,7 @@ public final class PosternCli implements Runnable {
         }
     }
 
-    @Command(name = "route", description = "Prints the name of the backend a user is routed to.")
+    @Command(name = "route", mixinStandardHelpOptions = true, description = "Prints the name of the backend a user is routed to.")
     static final class Route implements Callable<Integer> {
         @Option(names = "--config", required = true, description = "the YAML configuration file")
         Path config;

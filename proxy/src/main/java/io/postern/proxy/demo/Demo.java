@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
  * {@code postern.jar demo}: an embedded GreenMail IMAP server with a demo user and a small
  * mailbox, and Postern in front of it, both on loopback.
  */
-@Command(name = "demo", description = "Runs Postern in front of an embedded IMAP server with a demo mailbox.")
+@Command(name = "demo", mixinStandardHelpOptions = true, description = "Runs Postern in front of an embedded IMAP server with a demo mailbox.")
 public final class Demo implements Callable<Integer> {
 
     public static final String USER = "demo";

@@ -70,6 +70,43 @@ class PosternCliTest {
     }
 
     @Test
+    void certGenerateWritesAPairThatLoads() throws Exception {
+        Path out = dir.resolve("certs");
+        Result r = run("cert", "generate", "--cn", "mail.example.test", "--san", "127.0.0.1", "--out", out.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        io.postern.tls.PemKeyPair pair =
+                io.postern.tls.PemKeyPair.load(out.resolve("server.crt"), out.resolve("server.key"), null);
+        assertThat(pair.dnsNames()).contains("mail.example.test");
+        assertThat(pair.leaf().getSubjectX500Principal().getName()).contains("CN=mail.example.test");
+        Result help = run("cert", "generate", "--help");
+        assertThat(help.status()).isZero();
+        assertThat(help.out()).contains("--cn").contains("--out");
+    }
+
+    @Test
+    void checkConfigLoadsCertificatesAndNamesTheFileOfAnExpiredOne() throws Exception {
+        io.postern.tls.testing.TestCertificates ca =
+                io.postern.tls.testing.TestCertificates.newCa(java.nio.file.Files.createDirectories(dir.resolve("ca")));
+        io.postern.tls.testing.TestCertificates.Issued expired = ca.server("old.example.test").expired().issue();
+        io.postern.tls.testing.TestCertificates.Issued good = ca.server("mail.example.test").issue();
+        io.postern.tls.testing.TestCertificates.Issued other = ca.server("other.example.test").issue();
+        String listeners = "listeners:\n  - {name: imaps, bind: \"127.0.0.1:0\", tls: implicit}\n"
+                + "backends:\n  - {name: b, address: \"127.0.0.1:143\"}\nrouting: {strategy: static}\n";
+        Path ok = write(listeners + "tls:\n  certificates:\n    - {cert: \"" + good.cert() + "\", key: \"" + good.key() + "\"}\n");
+        assertThat(run("check-config", "--config", ok.toString()).status()).isZero();
+
+        Path old = write(listeners + "tls:\n  certificates:\n    - {cert: \"" + expired.cert() + "\", key: \"" + expired.key() + "\"}\n");
+        Result r = run("check-config", "--config", old.toString());
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains(expired.cert().toString()).contains("expired");
+
+        Path mismatch = write(listeners + "tls:\n  certificates:\n    - {cert: \"" + good.cert() + "\", key: \"" + other.key() + "\"}\n");
+        r = run("check-config", "--config", mismatch.toString());
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains(other.key().toString()).contains("does not match");
+    }
+
+    @Test
     void runRefusesABadConfigBeforeBinding() throws Exception {
         Path file = write("listeners: []\n");
         Result r = run("run", "--config", file.toString());

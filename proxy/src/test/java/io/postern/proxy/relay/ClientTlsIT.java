@@ -230,6 +230,40 @@ class ClientTlsIT {
     }
 
     @Test
+    void anExplicitReloadSwapsTheCertificateAndABrokenFileKeepsTheOldOne() throws Exception {
+        Path cert = dir.resolve("explicit.crt");
+        Path key = dir.resolve("explicit.key");
+        TestCertificates.Issued first = ca.server("mail.test").issue();
+        Files.copy(first.cert(), cert);
+        Files.copy(first.key(), key);
+        try (PosternServer server = PosternServer.start(PosternConfig.parse("""
+                listeners: [{name: imaps, bind: "127.0.0.1:0", tls: implicit}]
+                tls:
+                  certificates: [{cert: "%s", key: "%s"}]
+                  reload_interval: 0s
+                backends: [{name: dovecot, address: "%s:%d"}]
+                routing: {strategy: static}
+                """.formatted(cert, key, dovecot.host(), dovecot.port())))) {
+            SSLContext client = trusting(ca.caCertificate(), null);
+            TestCertificates.Issued second = ca.server("mail.test").issue();
+            Files.copy(second.cert(), cert, StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(second.key(), key, StandardCopyOption.REPLACE_EXISTING);
+            try (TlsLines tls = TlsLines.connect(server.address("imaps"), client, "mail.test")) {
+                assertThat(tls.peer().getSerialNumber()).as("no polling: still the first").isEqualTo(first.certificate().getSerialNumber());
+            }
+            server.reloadCertificates(); // what SIGHUP does
+            try (TlsLines tls = TlsLines.connect(server.address("imaps"), client, "mail.test")) {
+                assertThat(tls.peer().getSerialNumber()).isEqualTo(second.certificate().getSerialNumber());
+            }
+            Files.writeString(key, "-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n");
+            server.reloadCertificates();
+            try (TlsLines tls = TlsLines.connect(server.address("imaps"), client, "mail.test")) {
+                assertThat(tls.peer().getSerialNumber()).isEqualTo(second.certificate().getSerialNumber());
+            }
+        }
+    }
+
+    @Test
     void clientCertificatesAreRequiredWhereConfigured() throws Exception {
         TestCertificates.Issued me = clientCa.server("tina-device").issue();
         try (TlsLines tls = TlsLines.connect(postern.address("mtls"), trusting(ca.caCertificate(), me), "mail.test")) {
