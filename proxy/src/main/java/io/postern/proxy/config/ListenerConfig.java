@@ -48,6 +48,9 @@ public record ListenerConfig(
         if (!clientAuth.equals("none") && tls.equals("none")) {
             throw n.get("client_auth").error("client certificates need tls: starttls or implicit");
         }
+        if (clientAuth.equals("none") && clientCa != null) {
+            throw n.get("client_ca").error("set, but client_auth is none (set client_auth: optional or required)");
+        }
         if (!clientAuth.equals("none") && clientCa == null) {
             throw n.get("client_ca").error("required when client_auth is " + clientAuth);
         }

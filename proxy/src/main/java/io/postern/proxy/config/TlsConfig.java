@@ -25,7 +25,7 @@ public record TlsConfig(
 
     static final Set<String> KEYS = Set.of("certificates", "protocols", "ciphers", "provider", "reload_interval");
     static final List<String> DEFAULT_PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
-    private static final Set<String> KNOWN_PROTOCOLS = Set.of("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1");
+    private static final Set<String> KNOWN_PROTOCOLS = Set.of("TLSv1.3", "TLSv1.2");
 
     /**
      * {@code tls.certificates[i]}.

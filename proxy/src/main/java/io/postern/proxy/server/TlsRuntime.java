@@ -66,16 +66,7 @@ public final class TlsRuntime implements AutoCloseable {
             List<ServerTlsContexts.CertificateSource> sources = tls.certificates().stream()
                     .map(c -> new ServerTlsContexts.CertificateSource(c.cert(), c.key(), c.keyPasswordFile(), c.serverNames()))
                     .toList();
-            ServerTlsSettings settings = new ServerTlsSettings(
-                    tls.protocols(),
-                    tls.ciphers(),
-                    switch (listener.clientAuth()) {
-                        case "required" -> ServerTlsSettings.ClientAuth.REQUIRE;
-                        case "optional" -> ServerTlsSettings.ClientAuth.OPTIONAL;
-                        default -> ServerTlsSettings.ClientAuth.NONE;
-                    },
-                    listener.clientCa(),
-                    Provider.valueOf(tls.provider().toUpperCase(Locale.ROOT)));
+            ServerTlsSettings settings = serverSettings(listener, tls);
             ServerTlsContexts contexts = ServerTlsContexts.create(sources, settings);
             listeners.put(listener.name(), contexts);
             log.info("listener {}: TLS ({}) with {} certificate(s), {}", listener.name(), contexts.providerName(),
@@ -86,15 +77,34 @@ public final class TlsRuntime implements AutoCloseable {
             if (!b.usesTls()) {
                 continue;
             }
-            BackendTlsSettings settings = new BackendTlsSettings(
-                    b.ca(), b.serverName(), b.pinSha256(), b.insecure(), TlsConfig.defaultProtocols(config.tls()),
-                    Provider.valueOf(config.tls() == null ? "AUTO" : config.tls().provider().toUpperCase(Locale.ROOT)));
+            BackendTlsSettings settings;
+            try {
+                settings = new BackendTlsSettings(
+                        b.ca(), b.serverName(), b.pinSha256(), b.insecure(), TlsConfig.defaultProtocols(config.tls()),
+                        Provider.valueOf(config.tls() == null ? "AUTO" : config.tls().provider().toUpperCase(Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new TlsConfigException(null, "backend " + b.name() + ": " + e.getMessage());
+            }
             if (b.insecure()) {
                 log.warn("backend {}: insecure: true, the backend's certificate is NOT verified", b.name());
             }
             backends.put(b.name(), new Backend(BackendTlsContexts.create(settings), settings, b));
         }
         return new TlsRuntime(listeners, backends, tls);
+    }
+
+    private static ServerTlsSettings serverSettings(ListenerConfig listener, TlsConfig tls) throws TlsConfigException {
+        ServerTlsSettings.ClientAuth clientAuth = switch (listener.clientAuth()) {
+            case "required" -> ServerTlsSettings.ClientAuth.REQUIRE;
+            case "optional" -> ServerTlsSettings.ClientAuth.OPTIONAL;
+            default -> ServerTlsSettings.ClientAuth.NONE;
+        };
+        try {
+            return new ServerTlsSettings(tls.protocols(), tls.ciphers(), clientAuth, listener.clientCa(),
+                    Provider.valueOf(tls.provider().toUpperCase(Locale.ROOT)));
+        } catch (IllegalArgumentException e) {
+            throw new TlsConfigException(null, "listener " + listener.name() + ": " + e.getMessage());
+        }
     }
 
     public ServerTlsContexts forListener(String listener) {
