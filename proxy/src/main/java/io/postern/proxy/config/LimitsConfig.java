@@ -1,6 +1,7 @@
 package io.postern.proxy.config;
 
 import io.postern.imap.codec.ImapDecoderConfig;
+import java.time.Duration;
 import java.util.Set;
 
 /**
@@ -8,8 +9,16 @@ import java.util.Set;
  * {@link ImapDecoderConfig}.
  *
  * @param maxLoginFailures failed logins on one connection before Postern says {@code BYE}
+ * @param loginFailureDelay the wait before answering the second failed login of an address or user
+ *     (within 15 minutes); it doubles with each further failure
+ * @param loginFailureDelayMax the longest such wait
  */
-public record LimitsConfig(ImapDecoderConfig commands, ImapDecoderConfig responses, int maxLoginFailures) {
+public record LimitsConfig(
+        ImapDecoderConfig commands,
+        ImapDecoderConfig responses,
+        int maxLoginFailures,
+        Duration loginFailureDelay,
+        Duration loginFailureDelayMax) {
 
     static final Set<String> KEYS = Set.of(
             "max_line_length",
@@ -17,10 +26,13 @@ public record LimitsConfig(ImapDecoderConfig commands, ImapDecoderConfig respons
             "max_literal_size_after_auth",
             "max_literals_per_command",
             "max_response_line_length",
-            "max_login_failures");
+            "max_login_failures",
+            "login_failure_delay",
+            "login_failure_delay_max");
 
     static LimitsConfig defaults() {
-        return new LimitsConfig(ImapDecoderConfig.commands(), ImapDecoderConfig.responses(), 3);
+        return new LimitsConfig(
+                ImapDecoderConfig.commands(), ImapDecoderConfig.responses(), 3, Duration.ofSeconds(1), Duration.ofSeconds(16));
     }
 
     static LimitsConfig read(ConfigNode n) throws ConfigException {
@@ -40,6 +52,11 @@ public record LimitsConfig(ImapDecoderConfig commands, ImapDecoderConfig respons
                         ImapDecoderConfig.DEFAULT_MAX_RESPONSE_LINE_LENGTH, ImapDecoderConfig.MIN_LINE_LENGTH, 256 << 20))
                 .build();
         int failures = n.get("max_login_failures").integer(3, 1, 1000);
-        return new LimitsConfig(commands, responses, failures);
+        Duration delay = n.get("login_failure_delay").duration(Duration.ofSeconds(1), Duration.ZERO);
+        Duration delayMax = n.get("login_failure_delay_max").duration(Duration.ofSeconds(16), Duration.ZERO);
+        if (delayMax.compareTo(delay) < 0) {
+            throw n.get("login_failure_delay_max").error("is shorter than login_failure_delay");
+        }
+        return new LimitsConfig(commands, responses, failures, delay, delayMax);
     }
 }

@@ -6,7 +6,8 @@ import java.util.Set;
 /**
  * {@code timeouts}.
  *
- * @param preAuth a client that sends nothing for this long before logging in gets {@code BYE}
+ * @param preAuth a client that has not logged in this long after connecting gets {@code BYE} (a
+ *     deadline, not an idle timer: trickling bytes does not extend it)
  * @param idle an authenticated session in which neither side sent anything for this long is
  *     closed with {@code BYE}; RFC 9051 asks for at least 30 minutes
  */

@@ -5,16 +5,15 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.SniHandler;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.postern.imap.codec.Direction;
 import io.postern.imap.codec.ImapFrameDecoder;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.session.ClientSession;
-import java.util.concurrent.TimeUnit;
+import io.postern.proxy.session.LoginThrottle;
 
-/** The client pipeline: timeout, IMAP framing, the session. */
+/** The client pipeline: TLS (implicit listeners), IMAP framing, the session. */
 final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     private final PosternConfig config;
@@ -22,6 +21,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final Router router;
     private final Transport transport;
     private final TlsRuntime tls;
+    private final LoginThrottle throttle;
     private final ChannelGroup channels;
 
     ClientChannelInitializer(
@@ -30,12 +30,14 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
             Router router,
             Transport transport,
             TlsRuntime tls,
+            LoginThrottle throttle,
             ChannelGroup channels) {
         this.config = config;
         this.listener = listener;
         this.router = router;
         this.transport = transport;
         this.tls = tls;
+        this.throttle = throttle;
         this.channels = channels;
     }
 
@@ -43,15 +45,9 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     protected void initChannel(SocketChannel ch) {
         channels.add(ch);
         ChannelPipeline p = ch.pipeline();
-        addTimeout(p);
         addTls(p);
         addCodec(p);
         addSession(p);
-    }
-
-    private void addTimeout(ChannelPipeline p) {
-        long preAuth = config.timeouts().preAuth().toMillis();
-        p.addLast(HandlerNames.IDLE_TIMEOUT, new IdleStateHandler(preAuth, 0, 0, TimeUnit.MILLISECONDS));
     }
 
     /** Implicit TLS (993): the handshake comes first; the certificate is chosen by SNI. STARTTLS adds it later. */
@@ -66,6 +62,6 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     }
 
     private void addSession(ChannelPipeline p) {
-        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport, tls));
+        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport, tls, throttle));
     }
 }

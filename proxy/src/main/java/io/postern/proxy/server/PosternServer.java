@@ -12,6 +12,7 @@ import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.routing.StaticRouter;
+import io.postern.proxy.session.LoginThrottle;
 import io.postern.tls.TlsConfigException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -72,6 +73,8 @@ public final class PosternServer implements AutoCloseable {
 
     private void bindAll() throws InterruptedException {
         Router router = new StaticRouter(config.routing());
+        LoginThrottle throttle = new LoginThrottle(
+                config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
         for (ListenerConfig listener : config.listeners()) {
             ServerBootstrap b = new ServerBootstrap()
                     .group(acceptGroup, workerGroup)
@@ -80,7 +83,7 @@ public final class PosternServer implements AutoCloseable {
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, tls, channels));
+                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, tls, throttle, channels));
             Channel ch = b.bind(listener.bind().toResolved()).sync().channel();
             channels.add(ch);
             InetSocketAddress address = (InetSocketAddress) ch.localAddress();

@@ -40,6 +40,7 @@ import io.netty.handler.codec.DecoderException;
 import java.io.IOException;
 import javax.net.ssl.SSLException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -98,6 +99,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private final Router router;
     private final Transport transport;
     private final TlsRuntime tls;
+    private final LoginThrottle throttle;
     private final String id;
 
     private ChannelHandlerContext ctx;
@@ -121,6 +123,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private String backendName;
     private BackendLogin login;
     private ScheduledFuture<?> loginTimer;
+    private ScheduledFuture<?> preAuthDeadline;
     private Channel backend;
 
     // relay
@@ -136,12 +139,18 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private record Running(String name, long startNanos) {}
 
     public ClientSession(
-            PosternConfig config, ListenerConfig listener, Router router, Transport transport, TlsRuntime tls) {
+            PosternConfig config,
+            ListenerConfig listener,
+            Router router,
+            Transport transport,
+            TlsRuntime tls,
+            LoginThrottle throttle) {
         this.config = config;
         this.listener = listener;
         this.router = router;
         this.transport = transport;
         this.tls = tls;
+        this.throttle = throttle;
         this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
     }
 
@@ -157,6 +166,12 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         log.debug("[{}] connect from {} on {}", id, client.remoteAddress(), listener.name());
+        // A deadline, not an idle timer: a client that trickles a byte a second is still out at the end.
+        preAuthDeadline = client.eventLoop().schedule(() -> {
+            preAuthDeadline = null;
+            log.debug("[{}] no login within {} ms", id, config.timeouts().preAuth().toMillis());
+            closeWithBye("Autologout; no login within " + seconds(config.timeouts().preAuth()) + ".");
+        }, config.timeouts().preAuth().toMillis(), TimeUnit.MILLISECONDS);
         if (listener.tls().equals("implicit")) {
             state = State.HANDSHAKE; // the greeting waits for the handshake
         } else {
@@ -172,6 +187,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     private List<String> preAuthCapabilities() {
         return Capabilities.preAuth(listener.tls().equals("starttls") && !tlsActive, listener.requireTls() && !tlsActive);
+    }
+
+    private static String seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     /** The subject of the client's verified certificate (mutual TLS), or {@code null}. */
@@ -245,7 +264,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         if (evt instanceof IdleStateEvent) {
             log.debug("[{}] idle timeout in state {}", id, state);
-            closeWithBye("Autologout; idle for too long");
+            closeWithBye("Autologout; idle for too long.");
             return;
         }
         super.userEventTriggered(ctx, evt);
@@ -590,8 +609,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         state = State.RELAY;
         decoder.setAuthenticated(true);
         long idle = config.timeouts().idle().toMillis();
-        ctx.pipeline().replace(HandlerNames.IDLE_TIMEOUT, HandlerNames.IDLE_TIMEOUT,
-                new IdleStateHandler(true, 0, 0, idle, TimeUnit.MILLISECONDS));
+        cancelPreAuthDeadline();
+        throttle.success(clientAddress(), user);
+        ctx.pipeline().addFirst(HandlerNames.IDLE_TIMEOUT, new IdleStateHandler(true, 0, 0, idle, TimeUnit.MILLISECONDS));
         log.info("[{}] {} logged in from {} to {}", id, user, client.remoteAddress(), backendName);
         write(loginTag + " OK [CAPABILITY " + Capabilities.join(Capabilities.relayable(backendCapabilities))
                 + "] Logged in");
@@ -631,6 +651,29 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         Channel dead = backend;
         backend = null;
         dead.close();
+        if (countsAsFailure) {
+            Duration wait = throttle.failure(clientAddress(), user);
+            if (!wait.isZero()) {
+                log.debug("[{}] answering the failed login of {} in {} ms", id, user, wait.toMillis());
+                // still LOGGING_IN meanwhile: nothing is read, pipelined frames stay held
+                loginTimer = client.eventLoop().schedule(() -> {
+                    loginTimer = null;
+                    answerLoginFailure(answer, true);
+                }, wait.toMillis(), TimeUnit.MILLISECONDS);
+                return;
+            }
+        }
+        answerLoginFailure(answer, countsAsFailure);
+    }
+
+    private java.net.InetAddress clientAddress() {
+        return client.remoteAddress() instanceof java.net.InetSocketAddress a ? a.getAddress() : null;
+    }
+
+    private void answerLoginFailure(String answer, boolean countsAsFailure) {
+        if (state != State.LOGGING_IN) {
+            return; // closed while the answer waited
+        }
         state = State.NOT_AUTHENTICATED;
         no(loginTag, answer);
         loginTag = null;
@@ -962,8 +1005,16 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         }
     }
 
+    private void cancelPreAuthDeadline() {
+        if (preAuthDeadline != null) {
+            preAuthDeadline.cancel(false);
+            preAuthDeadline = null;
+        }
+    }
+
     private void releaseSessionState() {
         releaseAssembly();
+        cancelPreAuthDeadline();
         endLogin();
         ImapFrame frame;
         while ((frame = held.poll()) != null) {

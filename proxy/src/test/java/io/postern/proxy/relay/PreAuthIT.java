@@ -19,6 +19,7 @@ class PreAuthIT {
     private static PosternHarness postern;
     private static PosternHarness posternToDeadBackend;
     private static PosternHarness posternWithShortTimeouts;
+    private static PosternHarness posternThrottled;
 
     @BeforeAll
     static void start() throws Exception {
@@ -30,10 +31,14 @@ class PreAuthIT {
         postern = PosternHarness.inFrontOf("127.0.0.1", imapPort);
         posternWithShortTimeouts = PosternHarness.inFrontOf("127.0.0.1", imapPort, """
                 timeouts:
-                  pre_auth: 300ms
+                  pre_auth: 1500ms
                 limits:
                   max_line_length: 1024
                   max_literal_size_before_auth: 100
+                """);
+        posternThrottled = PosternHarness.inFrontOf("127.0.0.1", imapPort, """
+                limits:
+                  login_failure_delay: 300ms
                 """);
         int dead;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -44,7 +49,7 @@ class PreAuthIT {
 
     @AfterAll
     static void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {postern, posternToDeadBackend, posternWithShortTimeouts}) {
+        for (AutoCloseable c : new AutoCloseable[] {postern, posternToDeadBackend, posternWithShortTimeouts, posternThrottled}) {
             if (c != null) {
                 ((PosternHarness) c).close();
             }
@@ -227,12 +232,63 @@ class PreAuthIT {
     }
 
     @Test
-    void silentClientIsLoggedOutAfterThePreAuthTimeout() throws Exception {
+    void silentClientIsLoggedOutAtThePreAuthDeadline() throws Exception {
         long start = System.nanoTime();
         try (RawImapClient c = connect(posternWithShortTimeouts)) {
-            assertThat(c.line()).isEqualTo("* BYE Autologout; idle for too long");
+            assertThat(c.line()).isEqualTo("* BYE Autologout; no login within 1500 ms.");
             assertThat(c.closedByServer()).isTrue();
-            assertThat((System.nanoTime() - start) / 1_000_000).isGreaterThanOrEqualTo(300);
+            assertThat((System.nanoTime() - start) / 1_000_000).isGreaterThanOrEqualTo(1500);
+        }
+    }
+
+    @Test
+    void tricklingBytesDoesNotExtendThePreAuthDeadline() throws Exception {
+        try (RawImapClient c = connect(posternWithShortTimeouts)) {
+            long start = System.nanoTime();
+            String bye = null;
+            for (int i = 0; i < 40 && bye == null; i++) { // a byte every 100 ms, a line never finished
+                c.send("x");
+                c.setTimeout(100);
+                try {
+                    bye = c.line();
+                } catch (java.net.SocketTimeoutException e) {
+                    bye = null; // nothing yet: trickle on
+                }
+            }
+            assertThat(bye).isEqualTo("* BYE Autologout; no login within 1500 ms.");
+            assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(3000);
+        }
+    }
+
+    @Test
+    void failedLoginsFromOneAddressAreAnsweredSlowerEachTime() throws Exception {
+        long[] took = new long[3];
+        try (RawImapClient c = connect(posternThrottled)) {
+            for (int i = 0; i < 3; i++) {
+                long start = System.nanoTime();
+                c.send("f" + i + " LOGIN alice wrong\r\n");
+                assertThat(c.line()).isEqualTo("f" + i + " NO [AUTHENTICATIONFAILED] Authentication failed.");
+                took[i] = (System.nanoTime() - start) / 1_000_000;
+            }
+        }
+        // a new connection from the same address starts where the last one stopped: 4th failure, 4 x 300 ms
+        try (RawImapClient c = connect(posternThrottled)) {
+            long start = System.nanoTime();
+            c.send("g LOGIN bob wrong\r\n");
+            assertThat(c.line()).startsWith("g NO [AUTHENTICATIONFAILED]");
+            long fourth = (System.nanoTime() - start) / 1_000_000;
+            assertThat(took[1]).isGreaterThanOrEqualTo(300);
+            assertThat(took[2]).isGreaterThanOrEqualTo(600);
+            assertThat(fourth).isGreaterThanOrEqualTo(1200);
+            // a good login clears the count for the address
+            c.send("h LOGIN alice secret\r\n");
+            assertThat(c.tagged("h")).startsWith("h OK");
+        }
+        try (RawImapClient c = connect(posternThrottled)) {
+            long start = System.nanoTime();
+            c.send("i LOGIN carol wrong\r\n");
+            assertThat(c.line()).startsWith("i NO [AUTHENTICATIONFAILED]");
+            assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(300);
         }
     }
 }

@@ -79,7 +79,7 @@ class SessionLifecycleIT {
     @Test
     void idleSessionIsLoggedOut() throws Exception {
         try (RawImapClient c = login()) {
-            assertThat(c.line()).isEqualTo("* BYE Autologout; idle for too long");
+            assertThat(c.line()).isEqualTo("* BYE Autologout; idle for too long.");
             assertThat(c.closedByServer()).isTrue();
         }
     }
