@@ -135,6 +135,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     /** Drops the rest of a command Postern already answered with BAD. */
     private boolean dropping;
     private boolean backendSaidBye;
+    /** LOGOUT went to the backend: whatever the client sends after it is dropped. */
+    private boolean loggingOut;
 
     private record Running(String name, long startNanos) {}
 
@@ -709,8 +711,16 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             decoderError(error);
             return;
         }
+        if (loggingOut) {
+            ReferenceCountUtil.release(frame); // nothing after LOGOUT reaches the backend
+            return;
+        }
         if (dropping) {
             dropping = !(frame instanceof ImapLine line && line.last());
+            if (decoder.awaitingLiteralDecision()) {
+                decoder.literalRefused(); // the client waits for a '+' for a command already refused
+                dropping = false;
+            }
             ReferenceCountUtil.release(frame);
             return;
         }
@@ -760,6 +770,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         running.put(head.tag(), new Running(head.name(), System.nanoTime()));
         if (head.name().equals("IDLE")) {
             idleTag = head.tag();
+        } else if (head.name().equals("LOGOUT") && line.last()) {
+            loggingOut = true;
         }
         transmitting = line.last() ? null : head.tag();
         return true;

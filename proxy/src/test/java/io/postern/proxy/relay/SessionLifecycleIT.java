@@ -98,6 +98,23 @@ class SessionLifecycleIT {
     }
 
     @Test
+    void nothingPipelinedAfterLogoutReachesTheBackend() throws Exception {
+        try (RecordingRelay relay = new RecordingRelay(
+                        new java.net.InetSocketAddress("127.0.0.1", greenMail.getImap().getPort()));
+                PosternHarness recorded = PosternHarness.inFrontOf("127.0.0.1", relay.port());
+                RawImapClient c = new RawImapClient(recorded.address())) {
+            c.line();
+            c.send("a0 LOGIN carol pw\r\n");
+            assertThat(c.tagged("a0")).startsWith("a0 OK");
+            c.send("a1 LOGOUT\r\na2 CREATE Smuggled\r\na3 NOOP\r\n");
+            String all = new String(c.response(), StandardCharsets.UTF_8) + c.tagged("a1");
+            assertThat(all).startsWith("* BYE").contains("a1 OK");
+            assertThat(c.closedByServer()).isTrue();
+            assertThat(relay.sentToBackend()).contains("a1 LOGOUT\r\n").doesNotContain("Smuggled").doesNotContain("a3");
+        }
+    }
+
+    @Test
     void logoutEndsBothConnections() throws Exception {
         try (RawImapClient c = login()) {
             c.send("a1 LOGOUT\r\n");
