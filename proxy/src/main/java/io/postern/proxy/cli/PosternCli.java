@@ -3,7 +3,8 @@ package io.postern.proxy.cli;
 import io.postern.proxy.config.ConfigException;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.demo.Demo;
-import io.postern.proxy.routing.StaticRouter;
+import io.postern.proxy.routing.Router;
+import io.postern.proxy.routing.Routers;
 import io.postern.proxy.server.PosternServer;
 import io.postern.proxy.server.TlsRuntime;
 import io.postern.tls.TlsConfigException;
@@ -119,13 +120,21 @@ public final class PosternCli implements Runnable {
         @Parameters(index = "0", paramLabel = "USER", description = "the user name as the client logs in")
         String user;
 
+        @Option(names = "--why", description = "also print how the backend was chosen")
+        boolean explain;
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
             PosternConfig c = load(config);
-            spec.commandLine().getOut().println(new StaticRouter(c.routing()).route(user));
+            Router.Route route = Routers.of(c.routing()).route(user);
+            spec.commandLine().getOut().println(route.backend());
+            if (explain) {
+                spec.commandLine().getOut().println("  reason: " + route.reason() + " (key \"" + route.key() + "\", strategy "
+                        + c.routing().strategy() + ")");
+            }
             return 0;
         }
     }

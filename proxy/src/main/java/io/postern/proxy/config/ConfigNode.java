@@ -42,6 +42,10 @@ final class ConfigNode {
         return node == null || node.isMissingNode() || node.isNull();
     }
 
+    boolean isMapping() {
+        return node != null && node.isObject();
+    }
+
     ConfigNode get(String key) {
         JsonNode child = node == null ? null : node.get(key);
         return new ConfigNode(child, path.isEmpty() ? key : path + "." + key, baseDir);

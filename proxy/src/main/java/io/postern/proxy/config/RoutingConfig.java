@@ -1,20 +1,73 @@
 package io.postern.proxy.config;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
 /**
  * {@code routing}: which backend holds a user's mailbox.
  *
- * @param strategy {@code static} (this build)
- * @param staticRoutes user name to backend name; checked first
- * @param defaultBackend the backend of every user {@code staticRoutes} does not name
- * @param ring the backend names of a hash ring (kept for the hash strategy; empty for static)
+ * @param strategy {@code static} or {@code hash}
+ * @param staticRoutes user name (normalised) to backend name; checked first, whatever the strategy
+ * @param defaultBackend for {@code static}: the backend of every user {@code staticRoutes} does not name
+ * @param ring for {@code hash}: the backends of the consistent-hash ring, with their weights
+ * @param normalize how a login name becomes the routing key
  */
-public record RoutingConfig(String strategy, Map<String, String> staticRoutes, String defaultBackend, List<String> ring) {
+public record RoutingConfig(
+        String strategy,
+        Map<String, String> staticRoutes,
+        String defaultBackend,
+        List<RingMember> ring,
+        Normalize normalize) {
 
-    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends");
+    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends", "normalize");
+
+    /** {@code routing.backends[i]}: a name, or {@code {name: x, weight: n}}. */
+    public record RingMember(String backend, int weight) {
+        static final Set<String> KEYS = Set.of("name", "weight");
+    }
+
+    /**
+     * {@code routing.normalize}: applied to the login name before any lookup, so that
+     * {@code Alice@Example.COM} and {@code alice} can route the same.
+     *
+     * @param lowercase fold to lower case
+     * @param stripDomain drop {@code @domain}
+     * @param defaultDomain add {@code @domain} to names that have none (after stripping, if both)
+     */
+    public record Normalize(boolean lowercase, boolean stripDomain, String defaultDomain) {
+        static final Set<String> KEYS = Set.of("lowercase", "strip_domain", "default_domain");
+        public static final Normalize NONE = new Normalize(false, false, null);
+
+        public String apply(String user) {
+            String u = user;
+            if (stripDomain) {
+                int at = u.lastIndexOf('@');
+                if (at >= 0) {
+                    u = u.substring(0, at);
+                }
+            }
+            if (defaultDomain != null && u.indexOf('@') < 0) {
+                u = u + "@" + defaultDomain;
+            }
+            return lowercase ? u.toLowerCase(Locale.ROOT) : u;
+        }
+
+        static Normalize read(ConfigNode n) throws ConfigException {
+            if (n.isMissing()) {
+                return NONE;
+            }
+            n.requireMapping(KEYS);
+            String domain = n.get("default_domain").string(null);
+            if (domain != null && (domain.isBlank() || domain.contains("@"))) {
+                throw n.get("default_domain").error("expected a domain such as example.com, found \"" + domain + "\"");
+            }
+            return new Normalize(n.get("lowercase").bool(false), n.get("strip_domain").bool(false), domain);
+        }
+    }
 
     static RoutingConfig read(ConfigNode n, Set<String> backendNames) throws ConfigException {
         n.requireMapping(KEYS);
@@ -22,26 +75,47 @@ public record RoutingConfig(String strategy, Map<String, String> staticRoutes, S
             throw n.error("required");
         }
         String strategy = n.get("strategy").oneOf("static", "static", "hash", "http", "ldap");
-        if (!strategy.equals("static")) {
-            throw n.get("strategy").error("\"" + strategy + "\" is not supported by this build yet (expected: static)");
+        if (!strategy.equals("static") && !strategy.equals("hash")) {
+            throw n.get("strategy").error("\"" + strategy + "\" is not supported by this build yet (expected: static or hash)");
         }
-        Map<String, String> routes = new java.util.LinkedHashMap<>();
+        Normalize normalize = Normalize.read(n.get("normalize"));
+        Map<String, String> routes = new LinkedHashMap<>();
         for (Map.Entry<String, ConfigNode> e : n.get("static").entries().entrySet()) {
-            routes.put(e.getKey(), backendName(e.getValue(), backendNames));
+            String key = normalize.apply(e.getKey());
+            if (routes.put(key, backendName(e.getValue(), backendNames)) != null) {
+                throw e.getValue().error("\"" + e.getKey() + "\" normalises to \"" + key + "\", which is already routed");
+            }
+        }
+        List<RingMember> ring = new ArrayList<>();
+        Set<String> inRing = new java.util.HashSet<>();
+        for (ConfigNode item : n.get("backends").list()) {
+            RingMember m = ringMember(item, backendNames);
+            if (!inRing.add(m.backend())) {
+                throw item.error("backend \"" + m.backend() + "\" is in the ring twice");
+            }
+            ring.add(m);
         }
         String defaultBackend = null;
         if (!n.get("default").isMissing()) {
             defaultBackend = backendName(n.get("default"), backendNames);
-        } else if (backendNames.size() == 1) {
+        } else if (strategy.equals("static")) {
+            if (backendNames.size() != 1) {
+                throw n.get("default").error("required when there is more than one backend");
+            }
             defaultBackend = backendNames.iterator().next();
-        } else {
-            throw n.get("default").error("required when there is more than one backend");
         }
-        List<String> ring = new java.util.ArrayList<>();
-        for (ConfigNode item : n.get("backends").list()) {
-            ring.add(backendName(item, backendNames));
+        if (strategy.equals("hash") && ring.isEmpty()) {
+            throw n.get("backends").error("the hash strategy needs at least one backend in the ring");
         }
-        return new RoutingConfig(strategy, Map.copyOf(routes), defaultBackend, List.copyOf(ring));
+        return new RoutingConfig(strategy, Map.copyOf(routes), defaultBackend, List.copyOf(ring), normalize);
+    }
+
+    private static RingMember ringMember(ConfigNode n, Set<String> backendNames) throws ConfigException {
+        if (!n.isMapping()) {
+            return new RingMember(backendName(n, backendNames), 1);
+        }
+        n.requireMapping(RingMember.KEYS);
+        return new RingMember(backendName(n.get("name"), backendNames), n.get("weight").integer(1, 1, 100));
     }
 
     private static String backendName(ConfigNode n, Set<String> backendNames) throws ConfigException {

@@ -1,21 +1,25 @@
 package io.postern.proxy.routing;
 
 import io.postern.proxy.config.RoutingConfig;
-import java.util.Map;
 
-/** {@code routing.strategy: static}: a user to backend map, and a default for everyone else. */
+/**
+ * {@code routing.strategy: static} and the {@code routing.static} overrides of every strategy:
+ * a user to backend map; users it does not name go to {@code next}.
+ */
 public final class StaticRouter implements Router {
 
-    private final Map<String, String> routes;
-    private final String defaultBackend;
+    private final RoutingConfig config;
+    private final Router next;
 
-    public StaticRouter(RoutingConfig config) {
-        this.routes = config.staticRoutes();
-        this.defaultBackend = config.defaultBackend();
+    StaticRouter(RoutingConfig config, Router next) {
+        this.config = config;
+        this.next = next;
     }
 
     @Override
-    public String route(String user) {
-        return routes.getOrDefault(user, defaultBackend);
+    public Route route(String user) {
+        String key = config.normalize().apply(user);
+        String backend = config.staticRoutes().get(key);
+        return backend != null ? new Route(backend, "static", key) : next.route(key);
     }
 }

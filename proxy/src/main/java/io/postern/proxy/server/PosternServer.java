@@ -11,7 +11,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.routing.Router;
-import io.postern.proxy.routing.StaticRouter;
+import io.postern.proxy.routing.Routers;
 import io.postern.proxy.session.LoginThrottle;
 import io.postern.tls.TlsConfigException;
 import java.net.InetSocketAddress;
@@ -72,7 +72,7 @@ public final class PosternServer implements AutoCloseable {
     }
 
     private void bindAll() throws InterruptedException {
-        Router router = new StaticRouter(config.routing());
+        Router router = Routers.of(config.routing());
         LoginThrottle throttle = new LoginThrottle(
                 config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
         for (ListenerConfig listener : config.listeners()) {

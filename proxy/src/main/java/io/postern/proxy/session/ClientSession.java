@@ -546,9 +546,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         state = State.LOGGING_IN;
         loginTag = tag;
         user = credentials.user();
-        backendName = router.route(credentials.user());
+        Router.Route route = router.route(credentials.user());
+        backendName = route.backend();
         BackendConfig target = config.backends().get(backendName);
-        log.debug("[{}] login of {} ({}) via {}", id, user, credentials.mechanism(), backendName);
+        log.debug("[{}] login of {} ({}) via {} ({} {})", id, user, credentials.mechanism(), backendName,
+                route.reason(), route.key());
         Bootstrap b = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(transport.socketChannel())
