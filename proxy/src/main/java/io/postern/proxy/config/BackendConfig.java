@@ -20,6 +20,8 @@ import java.util.Set;
  * @param insecure accept any certificate; must be spelled out, and is logged at start
  * @param connectTimeout how long a TCP connect may take before the client gets {@code NO [UNAVAILABLE]}
  * @param loginTimeout how long greeting, TLS and login at the backend may take
+ * @param forwardClientAddress send {@code ID} with the client's address, port and Postern's session
+ *     id before logging in (Dovecot believes it from {@code login_trusted_networks})
  */
 public record BackendConfig(
         String name,
@@ -30,10 +32,12 @@ public record BackendConfig(
         List<String> pinSha256,
         boolean insecure,
         Duration connectTimeout,
-        Duration loginTimeout) {
+        Duration loginTimeout,
+        boolean forwardClientAddress) {
 
     static final Set<String> KEYS = Set.of(
-            "name", "address", "tls", "ca", "server_name", "pin_sha256", "insecure", "connect_timeout", "login_timeout");
+            "name", "address", "tls", "ca", "server_name", "pin_sha256", "insecure", "connect_timeout", "login_timeout",
+            "forward_client_address");
 
     public boolean usesTls() {
         return !tls.equals("none");
@@ -69,6 +73,7 @@ public record BackendConfig(
         }
         Duration connect = n.get("connect_timeout").duration(Duration.ofSeconds(5), Duration.ofMillis(10));
         Duration login = n.get("login_timeout").duration(Duration.ofSeconds(30), Duration.ofMillis(10));
-        return new BackendConfig(name, address, tls, ca, serverName, pins, insecure, connect, login);
+        boolean forward = n.get("forward_client_address").bool(false);
+        return new BackendConfig(name, address, tls, ca, serverName, pins, insecure, connect, login, forward);
     }
 }

@@ -25,6 +25,7 @@ final class BackendLogin {
         STARTTLS,
         HANDSHAKE,
         CAPABILITY,
+        ID,
         LOGIN,
         POST_CAPABILITY,
         DONE
@@ -34,10 +35,13 @@ final class BackendLogin {
     private static final String CAPABILITY_TAG = "postern1";
     private static final String LOGIN_TAG = "postern2";
     private static final String POST_CAPABILITY_TAG = "postern3";
+    private static final String ID_TAG = "postern4";
 
     private final ClientSession session;
     private final Channel backend;
     private final boolean startTls;
+    /** An {@code ID} command that tells the backend who the client is, or {@code null}. */
+    private final String clientId;
     private Credentials credentials;
     private Step step = Step.GREETING;
     private List<String> capabilities = List.of();
@@ -45,12 +49,16 @@ final class BackendLogin {
     /** What to send after each '+' of the login exchange. */
     private final ArrayDeque<String> afterContinuation = new ArrayDeque<>();
 
-    /** @param startTls the backend is configured with {@code tls: starttls} */
-    BackendLogin(ClientSession session, Channel backend, Credentials credentials, boolean startTls) {
+    /**
+     * @param startTls the backend is configured with {@code tls: starttls}
+     * @param clientId the parameter list of an {@code ID} to send before the login, or {@code null}
+     */
+    BackendLogin(ClientSession session, Channel backend, Credentials credentials, boolean startTls, String clientId) {
         this.session = session;
         this.backend = backend;
         this.credentials = credentials;
         this.startTls = startTls;
+        this.clientId = clientId;
     }
 
     /** The TLS handshake that STARTTLS began is over. */
@@ -126,6 +134,11 @@ final class BackendLogin {
                 }
             }
             case HANDSHAKE -> fail("response before the TLS handshake completed");
+            case ID -> {
+                if (head.isTagged() && ID_TAG.equals(head.tag())) {
+                    sendLogin(); // whatever the answer: the ID is advice, the login decides
+                }
+            }
             case CAPABILITY -> {
                 if (head.isUntagged() && "CAPABILITY".equals(head.keyword())) {
                     capabilities = head.capabilities(line);
@@ -178,6 +191,11 @@ final class BackendLogin {
     }
 
     private void sendLogin() {
+        if (clientId != null && step != Step.ID && Capabilities.has(capabilities, "ID")) {
+            step = Step.ID;
+            send(ID_TAG + " ID " + clientId + "\r\n");
+            return;
+        }
         step = Step.LOGIN;
         String user = credentials.user();
         String password = credentials.password();

@@ -573,7 +573,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         ChannelFuture connect = b.connect(target.address().toUnresolved());
         Channel ch = connect.channel();
         backend = ch;
-        login = new BackendLogin(this, ch, credentials, target.tls().equals("starttls"));
+        login = new BackendLogin(this, ch, credentials, target.tls().equals("starttls"),
+                target.forwardClientAddress() ? clientIdParameters() : null);
         loginTimer = client.eventLoop().schedule(
                 () -> backendUnavailable("no login answer within " + target.loginTimeout().toMillis() + " ms"),
                 target.loginTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -586,6 +587,20 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             }
             f.channel().read();
         });
+    }
+
+    /** The ID parameters that tell a trusting backend (Dovecot) who the client really is. */
+    private String clientIdParameters() {
+        StringBuilder p = new StringBuilder("(\"x-session-id\" \"postern-").append(id).append('"');
+        if (client.remoteAddress() instanceof java.net.InetSocketAddress remote) {
+            p.append(" \"x-originating-ip\" \"").append(remote.getAddress().getHostAddress())
+                    .append("\" \"x-originating-port\" \"").append(remote.getPort()).append('"');
+        }
+        if (client.localAddress() instanceof java.net.InetSocketAddress local) {
+            p.append(" \"x-connected-ip\" \"").append(local.getAddress().getHostAddress())
+                    .append("\" \"x-connected-port\" \"").append(local.getPort()).append('"');
+        }
+        return p.append(')').toString();
     }
 
     /** Called by {@link BackendLogin} after the backend's OK to STARTTLS. */
