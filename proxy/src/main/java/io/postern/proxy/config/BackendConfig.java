@@ -22,6 +22,9 @@ import java.util.Set;
  * @param loginTimeout how long greeting, TLS and login at the backend may take
  * @param forwardClientAddress send {@code ID} with the client's address, port and Postern's session
  *     id before logging in (Dovecot believes it from {@code login_trusted_networks})
+ * @param fallback the backend its users go to while this one is down, or {@code null}
+ * @param maxSessions sessions at most at once through this Postern; 0 for no limit
+ * @param healthCheck how the backend is probed
  */
 public record BackendConfig(
         String name,
@@ -33,11 +36,33 @@ public record BackendConfig(
         boolean insecure,
         Duration connectTimeout,
         Duration loginTimeout,
-        boolean forwardClientAddress) {
+        boolean forwardClientAddress,
+        String fallback,
+        int maxSessions,
+        HealthCheck healthCheck) {
 
     static final Set<String> KEYS = Set.of(
             "name", "address", "tls", "ca", "server_name", "pin_sha256", "insecure", "connect_timeout", "login_timeout",
-            "forward_client_address");
+            "forward_client_address", "fallback", "max_sessions", "health_check");
+
+    /**
+     * {@code backends[i].health_check}: a probe connects, reads the greeting and closes, every
+     * {@code interval}; {@code fall} failed probes in a row mark the backend down, {@code rise}
+     * good ones mark it up again. A failed connect of a login counts as a failed probe.
+     */
+    public record HealthCheck(boolean enabled, Duration interval, Duration timeout, int fall, int rise) {
+        static final Set<String> KEYS = Set.of("enabled", "interval", "timeout", "fall", "rise");
+
+        static HealthCheck read(ConfigNode n) throws ConfigException {
+            n.requireMapping(KEYS);
+            return new HealthCheck(
+                    n.get("enabled").bool(true),
+                    n.get("interval").duration(Duration.ofSeconds(10), Duration.ofMillis(50)),
+                    n.get("timeout").duration(Duration.ofSeconds(3), Duration.ofMillis(10)),
+                    n.get("fall").integer(3, 1, 100),
+                    n.get("rise").integer(2, 1, 100));
+        }
+    }
 
     public boolean usesTls() {
         return !tls.equals("none");
@@ -74,6 +99,13 @@ public record BackendConfig(
         Duration connect = n.get("connect_timeout").duration(Duration.ofSeconds(5), Duration.ofMillis(10));
         Duration login = n.get("login_timeout").duration(Duration.ofSeconds(30), Duration.ofMillis(10));
         boolean forward = n.get("forward_client_address").bool(false);
-        return new BackendConfig(name, address, tls, ca, serverName, pins, insecure, connect, login, forward);
+        String fallback = n.get("fallback").string(null);
+        if (name.equals(fallback)) {
+            throw n.get("fallback").error("a backend cannot be its own fallback");
+        }
+        int maxSessions = n.get("max_sessions").integer(0, 0, 10_000_000);
+        HealthCheck health = HealthCheck.read(n.get("health_check"));
+        return new BackendConfig(name, address, tls, ca, serverName, pins, insecure, connect, login, forward, fallback,
+                maxSessions, health);
     }
 }

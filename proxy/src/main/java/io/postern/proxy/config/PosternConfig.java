@@ -87,6 +87,13 @@ public record PosternConfig(
             throw top.get("backends").error("at least one backend is required");
         }
 
+        List<ConfigNode> backendNodes = top.get("backends").list();
+        for (int i = 0; i < backendNodes.size(); i++) {
+            String fallback = backendNodes.get(i).get("fallback").string(null);
+            if (fallback != null && !backends.containsKey(fallback)) {
+                throw backendNodes.get(i).get("fallback").error("unknown backend \"" + fallback + "\"");
+            }
+        }
         RoutingConfig routing = RoutingConfig.read(top.get("routing"), backends.keySet());
 
         TlsConfig tls = top.get("tls").isMissing() ? null : TlsConfig.read(top.get("tls"));

@@ -15,15 +15,18 @@ import java.util.Set;
  * @param defaultBackend for {@code static}: the backend of every user {@code staticRoutes} does not name
  * @param ring for {@code hash}: the backends of the consistent-hash ring, with their weights
  * @param normalize how a login name becomes the routing key
+ * @param failover {@code true}: while a backend is down its users go to its {@code fallback};
+ *     {@code false}: they get {@code NO [UNAVAILABLE]}
  */
 public record RoutingConfig(
         String strategy,
         Map<String, String> staticRoutes,
         String defaultBackend,
         List<RingMember> ring,
-        Normalize normalize) {
+        Normalize normalize,
+        boolean failover) {
 
-    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends", "normalize");
+    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends", "normalize", "failover");
 
     /** {@code routing.backends[i]}: a name, or {@code {name: x, weight: n}}. */
     public record RingMember(String backend, int weight) {
@@ -107,7 +110,8 @@ public record RoutingConfig(
         if (strategy.equals("hash") && ring.isEmpty()) {
             throw n.get("backends").error("the hash strategy needs at least one backend in the ring");
         }
-        return new RoutingConfig(strategy, Map.copyOf(routes), defaultBackend, List.copyOf(ring), normalize);
+        boolean failover = n.get("failover").bool(true);
+        return new RoutingConfig(strategy, Map.copyOf(routes), defaultBackend, List.copyOf(ring), normalize, failover);
     }
 
     private static RingMember ringMember(ConfigNode n, Set<String> backendNames) throws ConfigException {

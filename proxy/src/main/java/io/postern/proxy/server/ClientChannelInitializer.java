@@ -9,6 +9,7 @@ import io.postern.imap.codec.Direction;
 import io.postern.imap.codec.ImapFrameDecoder;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.session.ClientSession;
 import io.postern.proxy.session.LoginThrottle;
@@ -22,6 +23,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final Transport transport;
     private final TlsRuntime tls;
     private final LoginThrottle throttle;
+    private final BackendPool pool;
     private final ChannelGroup channels;
 
     ClientChannelInitializer(
@@ -31,6 +33,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
             Transport transport,
             TlsRuntime tls,
             LoginThrottle throttle,
+            BackendPool pool,
             ChannelGroup channels) {
         this.config = config;
         this.listener = listener;
@@ -38,6 +41,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.transport = transport;
         this.tls = tls;
         this.throttle = throttle;
+        this.pool = pool;
         this.channels = channels;
     }
 
@@ -62,6 +66,6 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     }
 
     private void addSession(ChannelPipeline p) {
-        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport, tls, throttle));
+        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport, tls, throttle, pool));
     }
 }

@@ -11,6 +11,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.routing.Router;
+import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Routers;
 import io.postern.proxy.session.LoginThrottle;
 import io.postern.tls.TlsConfigException;
@@ -38,6 +39,7 @@ public final class PosternServer implements AutoCloseable {
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
     private final TlsRuntime tls;
+    private final BackendPool pool;
 
     private PosternServer(PosternConfig config, TlsRuntime tls, Transport transport, int workerThreads) {
         this.config = config;
@@ -45,6 +47,7 @@ public final class PosternServer implements AutoCloseable {
         this.transport = transport;
         this.acceptGroup = transport.newGroup(1);
         this.workerGroup = transport.newGroup(workerThreads);
+        this.pool = new BackendPool(config.backends(), config.routing(), workerGroup, transport.socketChannel());
     }
 
     /**
@@ -73,6 +76,7 @@ public final class PosternServer implements AutoCloseable {
 
     private void bindAll() throws InterruptedException {
         Router router = Routers.of(config.routing());
+        pool.startProbes();
         LoginThrottle throttle = new LoginThrottle(
                 config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
         for (ListenerConfig listener : config.listeners()) {
@@ -83,7 +87,7 @@ public final class PosternServer implements AutoCloseable {
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, tls, throttle, channels));
+                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, tls, throttle, pool, channels));
             Channel ch = b.bind(listener.bind().toResolved()).sync().channel();
             channels.add(ch);
             InetSocketAddress address = (InetSocketAddress) ch.localAddress();
@@ -132,8 +136,19 @@ public final class PosternServer implements AutoCloseable {
     }
 
     /** Stops accepting, closes every session, and waits for the event loops to end. */
+    /** Whether health checks (and failed connects) currently count a backend as up. */
+    public boolean backendUp(String backend) {
+        return pool.isUp(backend);
+    }
+
+    /** Sessions (and logins in progress) that hold a slot of a backend now. */
+    public int backendSessions(String backend) {
+        return pool.sessions(backend);
+    }
+
     @Override
     public void close() {
+        pool.close();
         tls.close();
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         acceptGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);

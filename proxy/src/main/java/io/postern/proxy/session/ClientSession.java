@@ -31,6 +31,7 @@ import io.postern.imap.parse.ResponseHead;
 import io.postern.proxy.config.BackendConfig;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.server.HandlerNames;
 import io.postern.proxy.server.TlsRuntime;
@@ -100,6 +101,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private final Transport transport;
     private final TlsRuntime tls;
     private final LoginThrottle throttle;
+    private final BackendPool pool;
     private final String id;
 
     private ChannelHandlerContext ctx;
@@ -146,13 +148,15 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             Router router,
             Transport transport,
             TlsRuntime tls,
-            LoginThrottle throttle) {
+            LoginThrottle throttle,
+            BackendPool pool) {
         this.config = config;
         this.listener = listener;
         this.router = router;
         this.transport = transport;
         this.tls = tls;
         this.throttle = throttle;
+        this.pool = pool;
         this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
     }
 
@@ -543,14 +547,21 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     // ---------------------------------------------------------------- login at the backend
 
     private void beginLogin(String tag, Credentials credentials) {
+        Router.Route route = router.route(credentials.user());
+        BackendPool.Selection selection = pool.select(route);
+        if (selection.refused() || !pool.tryAcquire(selection.backend())) {
+            log.warn("[{}] login of {} refused: {}", id, credentials.user(),
+                    selection.refused() ? selection.reason() : "backend " + selection.backend() + " is at max_sessions");
+            no(tag, "[UNAVAILABLE] Backend unavailable, try again later.");
+            return;
+        }
         state = State.LOGGING_IN;
         loginTag = tag;
         user = credentials.user();
-        Router.Route route = router.route(credentials.user());
-        backendName = route.backend();
+        backendName = selection.backend();
         BackendConfig target = config.backends().get(backendName);
-        log.debug("[{}] login of {} ({}) via {} ({} {})", id, user, credentials.mechanism(), backendName,
-                route.reason(), route.key());
+        log.debug("[{}] login of {} ({}) via {} ({}; key {})", id, user, credentials.mechanism(), backendName,
+                selection.reason(), route.key());
         Bootstrap b = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(transport.socketChannel())
@@ -573,6 +584,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         ChannelFuture connect = b.connect(target.address().toUnresolved());
         Channel ch = connect.channel();
         backend = ch;
+        String slot = backendName;
+        ch.closeFuture().addListener(f -> pool.release(slot)); // the session slot taken above
         login = new BackendLogin(this, ch, credentials, target.tls().equals("starttls"),
                 target.forwardClientAddress() ? clientIdParameters() : null);
         loginTimer = client.eventLoop().schedule(
@@ -580,6 +593,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
                 target.loginTimeout().toMillis(), TimeUnit.MILLISECONDS);
         connect.addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
+                pool.connectFailed(target.name(), f.cause().getMessage());
                 if (backend == f.channel()) {
                     backendUnavailable("connect to " + target.address() + " failed: " + f.cause().getMessage());
                 }

@@ -48,17 +48,18 @@ class DocumentedConfigTest {
                 documented.add(row.group(2));
             }
         }
-        Map<String, Set<String>> sections = Map.of(
-                "", PosternConfig.KEYS,
-                "listeners[].", ListenerConfig.KEYS,
-                "backends[].", BackendConfig.KEYS,
-                "routing.", RoutingConfig.KEYS,
-                "routing.backends[].", RoutingConfig.RingMember.KEYS,
-                "routing.normalize.", RoutingConfig.Normalize.KEYS,
-                "tls.", TlsConfig.KEYS,
-                "tls.certificates[].", TlsConfig.CertificateConfig.KEYS,
-                "limits.", LimitsConfig.KEYS,
-                "timeouts.", TimeoutsConfig.KEYS);
+        Map<String, Set<String>> sections = Map.ofEntries(
+                Map.entry("", PosternConfig.KEYS),
+                Map.entry("listeners[].", ListenerConfig.KEYS),
+                Map.entry("backends[].", BackendConfig.KEYS),
+                Map.entry("backends[].health_check.", BackendConfig.HealthCheck.KEYS),
+                Map.entry("routing.", RoutingConfig.KEYS),
+                Map.entry("routing.backends[].", RoutingConfig.RingMember.KEYS),
+                Map.entry("routing.normalize.", RoutingConfig.Normalize.KEYS),
+                Map.entry("tls.", TlsConfig.KEYS),
+                Map.entry("tls.certificates[].", TlsConfig.CertificateConfig.KEYS),
+                Map.entry("limits.", LimitsConfig.KEYS),
+                Map.entry("timeouts.", TimeoutsConfig.KEYS));
         Set<String> known = new TreeSet<>();
         sections.forEach((prefix, keys) -> keys.forEach(k -> known.add(prefix + k)));
         // a section (listeners, routing.normalize ...) is documented by the rows of its keys,
