@@ -25,6 +25,8 @@ import java.util.Set;
  * @param fallback the backend its users go to while this one is down, or {@code null}
  * @param maxSessions sessions at most at once through this Postern; 0 for no limit
  * @param healthCheck how the backend is probed
+ * @param proxyProtocol {@code none}, or {@code v1}/{@code v2}: open every connection with a PROXY
+ *     protocol header carrying the client's address (for backends with {@code haproxy = yes})
  */
 public record BackendConfig(
         String name,
@@ -39,11 +41,12 @@ public record BackendConfig(
         boolean forwardClientAddress,
         String fallback,
         int maxSessions,
-        HealthCheck healthCheck) {
+        HealthCheck healthCheck,
+        String proxyProtocol) {
 
     static final Set<String> KEYS = Set.of(
             "name", "address", "tls", "ca", "server_name", "pin_sha256", "insecure", "connect_timeout", "login_timeout",
-            "forward_client_address", "fallback", "max_sessions", "health_check");
+            "forward_client_address", "fallback", "max_sessions", "health_check", "proxy_protocol");
 
     /**
      * {@code backends[i].health_check}: a probe connects, reads the greeting and closes, every
@@ -105,7 +108,8 @@ public record BackendConfig(
         }
         int maxSessions = n.get("max_sessions").integer(0, 0, 10_000_000);
         HealthCheck health = HealthCheck.read(n.get("health_check"));
+        String proxyProtocol = n.get("proxy_protocol").oneOf("none", "none", "v1", "v2");
         return new BackendConfig(name, address, tls, ca, serverName, pins, insecure, connect, login, forward, fallback,
-                maxSessions, health);
+                maxSessions, health, proxyProtocol);
     }
 }

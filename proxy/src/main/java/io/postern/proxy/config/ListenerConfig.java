@@ -13,6 +13,7 @@ import java.util.Set;
  * @param requireTls for {@code starttls}: no login before TLS ({@code LOGINDISABLED})
  * @param clientAuth {@code none}, {@code optional} or {@code required} client certificates
  * @param clientCa the CA that signs client certificates, when {@code clientAuth} is not {@code none}
+ * @param proxyTrusted where a PROXY protocol header is believed from (the load balancers)
  */
 public record ListenerConfig(
         String name,
@@ -21,10 +22,11 @@ public record ListenerConfig(
         boolean requireTls,
         boolean proxyProtocol,
         String clientAuth,
-        Path clientCa) {
+        Path clientCa,
+        java.util.List<Cidr> proxyTrusted) {
 
     static final Set<String> KEYS =
-            Set.of("name", "bind", "tls", "require_tls", "proxy_protocol", "client_auth", "client_ca");
+            Set.of("name", "bind", "tls", "require_tls", "proxy_protocol", "proxy_trusted", "client_auth", "client_ca");
 
     public boolean usesTls() {
         return !tls.equals("none");
@@ -40,8 +42,12 @@ public record ListenerConfig(
             throw n.get("require_tls").error("needs tls: starttls or implicit on this listener");
         }
         boolean proxyProtocol = n.get("proxy_protocol").bool(false);
-        if (proxyProtocol) {
-            throw n.get("proxy_protocol").error("the PROXY protocol is not supported by this build yet");
+        java.util.List<Cidr> trusted = new java.util.ArrayList<>();
+        java.util.List<String> blocks = n.get("proxy_trusted").isMissing()
+                ? java.util.List.of("127.0.0.0/8", "::1/128")
+                : n.get("proxy_trusted").strings();
+        for (String block : blocks) {
+            trusted.add(Cidr.parse(n.get("proxy_trusted"), block));
         }
         String clientAuth = n.get("client_auth").oneOf("none", "none", "optional", "required");
         Path clientCa = n.get("client_ca").file(true);
@@ -54,6 +60,7 @@ public record ListenerConfig(
         if (!clientAuth.equals("none") && clientCa == null) {
             throw n.get("client_ca").error("required when client_auth is " + clientAuth);
         }
-        return new ListenerConfig(name, bind, tls, requireTls || tls.equals("implicit"), proxyProtocol, clientAuth, clientCa);
+        return new ListenerConfig(name, bind, tls, requireTls || tls.equals("implicit"), proxyProtocol, clientAuth, clientCa,
+                java.util.List.copyOf(trusted));
     }
 }

@@ -4,6 +4,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 import io.netty.handler.ssl.SniHandler;
 import io.postern.imap.codec.Direction;
 import io.postern.imap.codec.ImapFrameDecoder;
@@ -49,9 +50,18 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     protected void initChannel(SocketChannel ch) {
         channels.add(ch);
         ChannelPipeline p = ch.pipeline();
+        addProxyProtocol(p);
         addTls(p);
         addCodec(p);
         addSession(p);
+    }
+
+    /** A load balancer in front: its PROXY header comes before anything else, TLS included. */
+    private void addProxyProtocol(ChannelPipeline p) {
+        if (listener.proxyProtocol()) {
+            p.addLast(HandlerNames.PROXY_PROTOCOL_DECODER, new HAProxyMessageDecoder());
+            p.addLast(HandlerNames.PROXY_PROTOCOL, new ProxyProtocolHandler(listener.proxyTrusted()));
+        }
     }
 
     /** Implicit TLS (993): the handshake comes first; the certificate is chosen by SNI. STARTTLS adds it later. */

@@ -34,6 +34,7 @@ import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.server.HandlerNames;
+import io.postern.proxy.server.ProxyProtocolHandler;
 import io.postern.proxy.server.TlsRuntime;
 import io.postern.tls.ServerTlsContexts;
 import io.postern.proxy.server.Transport;
@@ -572,6 +573,18 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (!target.proxyProtocol().equals("none")) {
+                            ch.pipeline().addLast(HandlerNames.PROXY_PROTOCOL, new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelActive(ChannelHandlerContext c) {
+                                    // first on the wire, before any TLS handshake the next handler starts
+                                    c.writeAndFlush(ProxyHeader.encode(c.alloc(), target.proxyProtocol(),
+                                            clientSocketAddress(), (java.net.InetSocketAddress) client.localAddress()));
+                                    c.pipeline().remove(this);
+                                    c.fireChannelActive();
+                                }
+                            });
+                        }
                         if (target.tls().equals("implicit")) {
                             ch.pipeline().addLast(HandlerNames.TLS, tls.newBackendHandler(backendName, ch.alloc()));
                         }
@@ -606,7 +619,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     /** The ID parameters that tell a trusting backend (Dovecot) who the client really is. */
     private String clientIdParameters() {
         StringBuilder p = new StringBuilder("(\"x-session-id\" \"postern-").append(id).append('"');
-        if (client.remoteAddress() instanceof java.net.InetSocketAddress remote) {
+        java.net.InetSocketAddress remote = clientSocketAddress();
+        if (remote != null) {
             p.append(" \"x-originating-ip\" \"").append(remote.getAddress().getHostAddress())
                     .append("\" \"x-originating-port\" \"").append(remote.getPort()).append('"');
         }
@@ -645,7 +659,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         cancelPreAuthDeadline();
         throttle.success(clientAddress(), user);
         ctx.pipeline().addFirst(HandlerNames.IDLE_TIMEOUT, new IdleStateHandler(true, 0, 0, idle, TimeUnit.MILLISECONDS));
-        log.info("[{}] {} logged in from {} to {}", id, user, client.remoteAddress(), backendName);
+        log.info("[{}] {} logged in from {} to {}", id, user, clientSocketAddress(), backendName);
         write(loginTag + " OK [CAPABILITY " + Capabilities.join(Capabilities.relayable(backendCapabilities))
                 + "] Logged in");
         loginTag = null;
@@ -700,7 +714,17 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private java.net.InetAddress clientAddress() {
-        return client.remoteAddress() instanceof java.net.InetSocketAddress a ? a.getAddress() : null;
+        java.net.InetSocketAddress a = clientSocketAddress();
+        return a == null ? null : a.getAddress();
+    }
+
+    /** The client as a PROXY protocol header named it, or the peer of the connection. */
+    private java.net.InetSocketAddress clientSocketAddress() {
+        java.net.InetSocketAddress proxied = client.attr(ProxyProtocolHandler.CLIENT).get();
+        if (proxied != null) {
+            return proxied;
+        }
+        return client.remoteAddress() instanceof java.net.InetSocketAddress a ? a : null;
     }
 
     private void answerLoginFailure(String answer, boolean countsAsFailure) {
