@@ -288,7 +288,8 @@ class PreAuthIT {
             long start = System.nanoTime();
             c.send("i LOGIN carol wrong\r\n");
             assertThat(c.line()).startsWith("i NO [AUTHENTICATIONFAILED]");
-            assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(300);
+            // not cleared, this would be the address's 5th failure: 2,400 ms; cleared, it waits for nothing
+            assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(2000);
         }
     }
 }
