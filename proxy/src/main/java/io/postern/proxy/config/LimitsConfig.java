@@ -12,13 +12,19 @@ import java.util.Set;
  * @param loginFailureDelay the wait before answering the second failed login of an address or user
  *     (within 15 minutes); it doubles with each further failure
  * @param loginFailureDelayMax the longest such wait
+ * @param maxSessionsPerUser sessions of one user at once through this Postern (0: no limit)
+ * @param maxConnectionsPerAddress connections from one client address at once (0: no limit)
+ * @param maxConnections client connections at once in all (0: no limit)
  */
 public record LimitsConfig(
         ImapDecoderConfig commands,
         ImapDecoderConfig responses,
         int maxLoginFailures,
         Duration loginFailureDelay,
-        Duration loginFailureDelayMax) {
+        Duration loginFailureDelayMax,
+        int maxSessionsPerUser,
+        int maxConnectionsPerAddress,
+        int maxConnections) {
 
     static final Set<String> KEYS = Set.of(
             "max_line_length",
@@ -28,11 +34,15 @@ public record LimitsConfig(
             "max_response_line_length",
             "max_login_failures",
             "login_failure_delay",
-            "login_failure_delay_max");
+            "login_failure_delay_max",
+            "max_sessions_per_user",
+            "max_connections_per_address",
+            "max_connections");
 
     static LimitsConfig defaults() {
         return new LimitsConfig(
-                ImapDecoderConfig.commands(), ImapDecoderConfig.responses(), 3, Duration.ofSeconds(1), Duration.ofSeconds(16));
+                ImapDecoderConfig.commands(), ImapDecoderConfig.responses(), 3, Duration.ofSeconds(1), Duration.ofSeconds(16),
+                20, 0, 0);
     }
 
     static LimitsConfig read(ConfigNode n) throws ConfigException {
@@ -57,6 +67,9 @@ public record LimitsConfig(
         if (delayMax.compareTo(delay) < 0) {
             throw n.get("login_failure_delay_max").error("is shorter than login_failure_delay");
         }
-        return new LimitsConfig(commands, responses, failures, delay, delayMax);
+        int perUser = n.get("max_sessions_per_user").integer(20, 0, 1_000_000);
+        int perAddress = n.get("max_connections_per_address").integer(0, 0, 10_000_000);
+        int connections = n.get("max_connections").integer(0, 0, 10_000_000);
+        return new LimitsConfig(commands, responses, failures, delay, delayMax, perUser, perAddress, connections);
     }
 }

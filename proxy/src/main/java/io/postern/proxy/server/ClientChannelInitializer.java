@@ -14,6 +14,7 @@ import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.session.ClientSession;
 import io.postern.proxy.session.LoginThrottle;
+import io.postern.proxy.session.SessionLimits;
 
 /** The client pipeline: TLS (implicit listeners), IMAP framing, the session. */
 final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
@@ -25,6 +26,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final TlsRuntime tls;
     private final LoginThrottle throttle;
     private final BackendPool pool;
+    private final SessionLimits limits;
     private final ChannelGroup channels;
 
     ClientChannelInitializer(
@@ -35,6 +37,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
             TlsRuntime tls,
             LoginThrottle throttle,
             BackendPool pool,
+            SessionLimits limits,
             ChannelGroup channels) {
         this.config = config;
         this.listener = listener;
@@ -43,6 +46,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.tls = tls;
         this.throttle = throttle;
         this.pool = pool;
+        this.limits = limits;
         this.channels = channels;
     }
 
@@ -76,6 +80,6 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     }
 
     private void addSession(ChannelPipeline p) {
-        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport, tls, throttle, pool));
+        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport, tls, throttle, pool, limits));
     }
 }

@@ -14,6 +14,7 @@ import io.postern.proxy.routing.Router;
 import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Routers;
 import io.postern.proxy.session.LoginThrottle;
+import io.postern.proxy.session.SessionLimits;
 import io.postern.tls.TlsConfigException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -77,6 +78,8 @@ public final class PosternServer implements AutoCloseable {
     private void bindAll() throws InterruptedException {
         Router router = Routers.of(config.routing());
         pool.startProbes();
+        SessionLimits limits = new SessionLimits(config.limits().maxSessionsPerUser(),
+                config.limits().maxConnectionsPerAddress(), config.limits().maxConnections());
         LoginThrottle throttle = new LoginThrottle(
                 config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
         for (ListenerConfig listener : config.listeners()) {
@@ -87,7 +90,7 @@ public final class PosternServer implements AutoCloseable {
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, tls, throttle, pool, channels));
+                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, tls, throttle, pool, limits, channels));
             Channel ch = b.bind(listener.bind().toResolved()).sync().channel();
             channels.add(ch);
             InetSocketAddress address = (InetSocketAddress) ch.localAddress();

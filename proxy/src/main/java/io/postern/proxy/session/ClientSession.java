@@ -103,7 +103,13 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private final TlsRuntime tls;
     private final LoginThrottle throttle;
     private final BackendPool pool;
+    private final SessionLimits limits;
     private final String id;
+    /** The address a connection slot was taken for, or {@code null} when none was taken. */
+    private java.net.InetAddress connectionSlot;
+    private boolean connectionCounted;
+    /** The user a session slot was taken for (from login until close), or {@code null}. */
+    private String userSlot;
 
     private ChannelHandlerContext ctx;
     private Channel client;
@@ -150,7 +156,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             Transport transport,
             TlsRuntime tls,
             LoginThrottle throttle,
-            BackendPool pool) {
+            BackendPool pool,
+            SessionLimits limits) {
         this.config = config;
         this.listener = listener;
         this.router = router;
@@ -158,6 +165,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         this.tls = tls;
         this.throttle = throttle;
         this.pool = pool;
+        this.limits = limits;
         this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
     }
 
@@ -173,6 +181,19 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         log.debug("[{}] connect from {} on {}", id, client.remoteAddress(), listener.name());
+        // behind a PROXY listener the peer is the load balancer: only the total is counted there
+        java.net.InetAddress peer = listener.proxyProtocol() || !(client.remoteAddress() instanceof java.net.InetSocketAddress a)
+                ? null : a.getAddress();
+        String refusal = limits.takeConnection(peer);
+        if (refusal != null) {
+            log.warn("[{}] connection from {} refused: {}", id, client.remoteAddress(), refusal);
+            state = State.CLOSED;
+            client.writeAndFlush(Unpooled.copiedBuffer("* BYE [LIMIT] " + capitalised(refusal) + ".\r\n",
+                    StandardCharsets.US_ASCII)).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        connectionCounted = true;
+        connectionSlot = peer;
         // A deadline, not an idle timer: a client that trickles a byte a second is still out at the end.
         preAuthDeadline = client.eventLoop().schedule(() -> {
             preAuthDeadline = null;
@@ -194,6 +215,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     private List<String> preAuthCapabilities() {
         return Capabilities.preAuth(listener.tls().equals("starttls") && !tlsActive, listener.requireTls() && !tlsActive);
+    }
+
+    private static String capitalised(String s) {
+        return Character.toUpperCase(s.charAt(0)) + s.substring(1);
     }
 
     private static String seconds(Duration d) {
@@ -282,6 +307,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         log.debug("[{}] client closed in state {}", id, state);
         state = State.CLOSED;
         releaseSessionState();
+        if (connectionCounted) {
+            connectionCounted = false;
+            limits.giveConnection(connectionSlot);
+        }
+        releaseUserSlot();
         if (backend != null) {
             backend.close();
         }
@@ -556,6 +586,13 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             no(tag, "[UNAVAILABLE] Backend unavailable, try again later.");
             return;
         }
+        if (!limits.takeUser(credentials.user())) {
+            pool.release(selection.backend());
+            log.warn("[{}] login of {} refused: max_sessions_per_user reached", id, credentials.user());
+            no(tag, "[LIMIT] Too many sessions for this user.");
+            return;
+        }
+        userSlot = credentials.user();
         state = State.LOGGING_IN;
         loginTag = tag;
         user = credentials.user();
@@ -731,6 +768,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         if (state != State.LOGGING_IN) {
             return; // closed while the answer waited
         }
+        releaseUserSlot();
         state = State.NOT_AUTHENTICATED;
         no(loginTag, answer);
         loginTag = null;
@@ -1069,6 +1107,13 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         if (backend != null) {
             backend.close();
+        }
+    }
+
+    private void releaseUserSlot() {
+        if (userSlot != null) {
+            limits.giveUser(userSlot);
+            userSlot = null;
         }
     }
 

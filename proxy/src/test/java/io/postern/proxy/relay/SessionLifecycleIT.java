@@ -115,6 +115,52 @@ class SessionLifecycleIT {
     }
 
     @Test
+    void sessionsPerUserAndConnectionsPerAddressAreLimited() throws Exception {
+        try (PosternHarness limited = PosternHarness.inFrontOf("127.0.0.1", greenMail.getImap().getPort(), """
+                limits:
+                  max_sessions_per_user: 2
+                  max_connections_per_address: 4
+                """)) {
+            java.util.List<RawImapClient> open = new java.util.ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    RawImapClient c = new RawImapClient(limited.address());
+                    open.add(c);
+                    c.line();
+                    c.send("a LOGIN carol pw\r\n");
+                    String reply = c.tagged("a");
+                    if (i < 2) {
+                        assertThat(reply).startsWith("a OK");
+                    } else {
+                        assertThat(reply).isEqualTo("a NO [LIMIT] Too many sessions for this user.");
+                    }
+                }
+                RawImapClient fourth = new RawImapClient(limited.address());
+                open.add(fourth);
+                assertThat(fourth.line()).startsWith("* OK ");
+                RawImapClient fifth = new RawImapClient(limited.address());
+                open.add(fifth);
+                assertThat(fifth.line()).isEqualTo("* BYE [LIMIT] Too many connections from your address.");
+                assertThat(fifth.closedByServer()).isTrue();
+                // the slots come back: one session logs out, the third connection may log in now
+                open.get(0).send("z LOGOUT\r\n");
+                open.get(0).tagged("z");
+                long deadline = System.nanoTime() + 5_000_000_000L;
+                String reply;
+                do {
+                    open.get(2).send("b LOGIN carol pw\r\n");
+                    reply = open.get(2).tagged("b");
+                } while (!reply.startsWith("b OK") && System.nanoTime() < deadline);
+                assertThat(reply).startsWith("b OK");
+            } finally {
+                for (RawImapClient c : open) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void logoutEndsBothConnections() throws Exception {
         try (RawImapClient c = login()) {
             c.send("a1 LOGOUT\r\n");
