@@ -129,6 +129,17 @@ public final class PosternServer implements AutoCloseable {
         return total;
     }
 
+    /** Client connections open now, over all listeners; a connection leaves the count once it has closed. */
+    public int openClientConnections() {
+        int open = 0;
+        for (Channel ch : channels) {
+            if (ch instanceof io.netty.channel.socket.SocketChannel) {
+                open++;
+            }
+        }
+        return open;
+    }
+
     public List<String> listenerNames() {
         return new ArrayList<>(bound.keySet());
     }
