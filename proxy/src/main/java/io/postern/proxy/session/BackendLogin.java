@@ -3,6 +3,7 @@ package io.postern.proxy.session;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.util.ReferenceCountUtil;
+import io.postern.imap.codec.ImapDecoderError;
 import io.postern.imap.codec.ImapFrame;
 import io.postern.imap.codec.ImapLine;
 import io.postern.imap.parse.ImapParseException;
@@ -87,6 +88,13 @@ final class BackendLogin {
     /** Takes ownership of {@code frame}. */
     void onFrame(ImapFrame frame) {
         try {
+            if (step != Step.DONE && frame instanceof ImapDecoderError error) {
+                // the decoder discards the rest of the stream: no answer can come any more
+                fail(error.kind() == ImapDecoderError.Kind.TRUNCATED
+                        ? "connection closed in the middle of a response"
+                        : "response refused: " + error.kind());
+                return;
+            }
             if (step == Step.DONE || !(frame instanceof ImapLine line) || !line.first()) {
                 return; // literal data of an untagged response during login: not needed
             }
