@@ -146,6 +146,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private boolean backendSaidBye;
     /** LOGOUT went to the backend: whatever the client sends after it is dropped. */
     private boolean loggingOut;
+    /** A relayed response has begun and not ended (a literal or the line after it is to come). */
+    private boolean midResponse;
 
     private record Running(String name, long startNanos) {}
 
@@ -898,11 +900,17 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             return;
         }
         if (frame instanceof ImapDecoderError error) {
-            log.warn("[{}] backend {} sent input Postern refuses: {}", id, backendName, error.kind());
-            closeWithBye("Backend protocol error.");
+            if (error.kind() == ImapDecoderError.Kind.TRUNCATED) {
+                log.warn("[{}] backend {} closed the connection in the middle of a response", id, backendName);
+                closeWithBye("Backend connection lost.");
+            } else {
+                log.warn("[{}] backend {} sent input Postern refuses: {}", id, backendName, error.kind());
+                closeWithBye("Backend protocol error.");
+            }
             return;
         }
         if (frame instanceof ImapLine line) {
+            midResponse = !line.last();
             if (line.first()) {
                 relayResponseStart(line);
             } else {
@@ -1092,12 +1100,19 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         client.write(buf);
     }
 
-    /** Ends the session with an untagged BYE. */
+    /**
+     * Ends the session with an untagged BYE; without one inside a relayed response, where the
+     * client would take it for the rest of a literal or of the response's line.
+     */
     private void closeWithBye(String text) {
         if (state == State.CLOSED) {
             return;
         }
-        write("* BYE " + text);
+        if (midResponse) {
+            log.debug("[{}] closing inside a response, without BYE: {}", id, text);
+        } else {
+            write("* BYE " + text);
+        }
         close();
     }
 
