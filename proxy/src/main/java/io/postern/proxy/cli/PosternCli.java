@@ -129,7 +129,7 @@ public final class PosternCli implements Runnable {
         @Override
         public Integer call() throws Exception {
             PosternConfig c = load(config);
-            Router.Route route = Routers.of(c.routing()).route(user);
+            Router.Route route = Routers.of(c).route(user);
             spec.commandLine().getOut().println(route.backend());
             if (explain) {
                 spec.commandLine().getOut().println("  reason: " + route.reason() + " (key \"" + route.key() + "\", strategy "

@@ -17,6 +17,7 @@ import java.util.Set;
  * @param normalize how a login name becomes the routing key
  * @param failover {@code true}: while a backend is down its users go to its {@code fallback};
  *     {@code false}: they get {@code NO [UNAVAILABLE]}
+ * @param http for {@code strategy: http}: the nginx {@code auth_http}-style lookup service; else {@code null}
  */
 public record RoutingConfig(
         String strategy,
@@ -24,9 +25,43 @@ public record RoutingConfig(
         String defaultBackend,
         List<RingMember> ring,
         Normalize normalize,
-        boolean failover) {
+        boolean failover,
+        HttpLookup http) {
 
-    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends", "normalize", "failover");
+    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends", "normalize", "failover", "http");
+
+    /**
+     * {@code routing.http}: a lookup service that speaks nginx's {@code auth_http} protocol.
+     *
+     * @param url where the GET goes
+     * @param timeout a lookup that takes longer fails the login with {@code NO [UNAVAILABLE]}
+     * @param cacheTtl how long an answered route is reused without asking again
+     * @param negativeTtl how long a refusal (for that user and password) is reused
+     * @param cacheSize entries at most in each cache
+     */
+    public record HttpLookup(java.net.URI url, java.time.Duration timeout, java.time.Duration cacheTtl,
+            java.time.Duration negativeTtl, int cacheSize) {
+        static final Set<String> KEYS = Set.of("url", "timeout", "cache_ttl", "negative_ttl", "cache_size");
+
+        static HttpLookup read(ConfigNode n) throws ConfigException {
+            n.requireMapping(KEYS);
+            String url = n.get("url").requiredString();
+            java.net.URI uri;
+            try {
+                uri = java.net.URI.create(url);
+            } catch (IllegalArgumentException e) {
+                throw n.get("url").error("not a URL: " + url);
+            }
+            if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme())) {
+                throw n.get("url").error("expected an http:// or https:// URL, found \"" + url + "\"");
+            }
+            return new HttpLookup(uri,
+                    n.get("timeout").duration(java.time.Duration.ofSeconds(2), java.time.Duration.ofMillis(10)),
+                    n.get("cache_ttl").duration(java.time.Duration.ofSeconds(60), java.time.Duration.ZERO),
+                    n.get("negative_ttl").duration(java.time.Duration.ofSeconds(10), java.time.Duration.ZERO),
+                    n.get("cache_size").integer(100_000, 0, 10_000_000));
+        }
+    }
 
     /** {@code routing.backends[i]}: a name, or {@code {name: x, weight: n}}. */
     public record RingMember(String backend, int weight) {
@@ -78,8 +113,17 @@ public record RoutingConfig(
             throw n.error("required");
         }
         String strategy = n.get("strategy").oneOf("static", "static", "hash", "http", "ldap");
-        if (!strategy.equals("static") && !strategy.equals("hash")) {
-            throw n.get("strategy").error("\"" + strategy + "\" is not supported by this build yet (expected: static or hash)");
+        if (strategy.equals("ldap")) {
+            throw n.get("strategy").error("\"ldap\" is not supported by this build yet (expected: static, hash or http)");
+        }
+        HttpLookup http = null;
+        if (strategy.equals("http")) {
+            if (n.get("http").isMissing()) {
+                throw n.get("http").error("required for strategy http (at least url)");
+            }
+            http = HttpLookup.read(n.get("http"));
+        } else if (!n.get("http").isMissing()) {
+            throw n.get("http").error("only used with strategy: http");
         }
         Normalize normalize = Normalize.read(n.get("normalize"));
         Map<String, String> routes = new LinkedHashMap<>();
@@ -111,7 +155,7 @@ public record RoutingConfig(
             throw n.get("backends").error("the hash strategy needs at least one backend in the ring");
         }
         boolean failover = n.get("failover").bool(true);
-        return new RoutingConfig(strategy, Map.copyOf(routes), defaultBackend, List.copyOf(ring), normalize, failover);
+        return new RoutingConfig(strategy, Map.copyOf(routes), defaultBackend, List.copyOf(ring), normalize, failover, http);
     }
 
     private static RingMember ringMember(ConfigNode n, Set<String> backendNames) throws ConfigException {

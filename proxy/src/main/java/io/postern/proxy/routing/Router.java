@@ -1,7 +1,10 @@
 package io.postern.proxy.routing;
 
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
 /** Picks the backend that holds a user's mailbox. Decided as data; the session carries it out. */
-@FunctionalInterface
 public interface Router {
 
     /**
@@ -9,11 +12,52 @@ public interface Router {
      *
      * @param backend the name of a backend under {@code backends}
      * @param reason how it was chosen, for {@code postern.jar route} and the logs:
-     *     {@code static}, {@code hash} or {@code default}
+     *     {@code static}, {@code hash}, {@code default} or {@code http}
      * @param key the routing key: the login name after {@code routing.normalize}
      */
     record Route(String backend, String reason, String key) {}
 
-    /** The route of a login name. Pure and fast: called on the event loop. */
+    /**
+     * What a lookup service may want to know of a login.
+     *
+     * @param client the client's address, or {@code null}
+     * @param attempt 1 for the first login attempt on a connection, then 2, 3 ...
+     */
+    record Login(String user, String password, InetAddress client, int attempt) {
+        @Override
+        public String toString() {
+            return "Login(" + user + ", attempt " + attempt + ")"; // never the password
+        }
+    }
+
+    /** A lookup service refused the login itself; {@code wait} before answering the client. */
+    final class Refused extends Exception {
+        private static final long serialVersionUID = 1L;
+        private final transient Duration wait;
+
+        public Refused(String message, Duration wait) {
+            super(message, null, false, false);
+            this.wait = wait;
+        }
+
+        public Duration waitBeforeAnswer() {
+            return wait;
+        }
+    }
+
+    /**
+     * The route of a login name, decided from configuration alone. Pure and fast: called on the
+     * event loop. Routers that must ask a service ({@link HttpRouter}) block here; only the
+     * command line calls it for them.
+     */
     Route route(String user);
+
+    /**
+     * The route of a login, asynchronously. Completes exceptionally with {@link Refused} when a
+     * lookup service refuses the login, with any other exception when the lookup failed. The
+     * future may complete on any thread.
+     */
+    default CompletableFuture<Route> lookup(Login login) {
+        return CompletableFuture.completedFuture(route(login.user()));
+    }
 }

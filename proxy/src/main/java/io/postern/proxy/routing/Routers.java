@@ -1,5 +1,6 @@
 package io.postern.proxy.routing;
 
+import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.config.RoutingConfig;
 
 /** Builds the router a {@code routing} section describes. */
@@ -7,9 +8,11 @@ public final class Routers {
 
     private Routers() {}
 
-    public static Router of(RoutingConfig config) {
+    public static Router of(PosternConfig posternConfig) {
+        RoutingConfig config = posternConfig.routing();
         Router base = switch (config.strategy()) {
             case "hash" -> new HashRing(config.ring());
+            case "http" -> new HttpRouter(config.http(), posternConfig.backends());
             case "static" -> key -> new Router.Route(config.defaultBackend(), "default", key);
             default -> throw new IllegalArgumentException("strategy " + config.strategy());
         };

@@ -1,10 +1,11 @@
 package io.postern.proxy.routing;
 
 import io.postern.proxy.config.RoutingConfig;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * {@code routing.strategy: static} and the {@code routing.static} overrides of every strategy:
- * a user to backend map; users it does not name go to {@code next}.
+ * a user to backend map; users it does not name go to {@code next}, with the normalised key.
  */
 public final class StaticRouter implements Router {
 
@@ -21,5 +22,15 @@ public final class StaticRouter implements Router {
         String key = config.normalize().apply(user);
         String backend = config.staticRoutes().get(key);
         return backend != null ? new Route(backend, "static", key) : next.route(key);
+    }
+
+    @Override
+    public CompletableFuture<Route> lookup(Login login) {
+        String key = config.normalize().apply(login.user());
+        String backend = config.staticRoutes().get(key);
+        if (backend != null) {
+            return CompletableFuture.completedFuture(new Route(backend, "static", key));
+        }
+        return next.lookup(new Login(key, login.password(), login.client(), login.attempt()));
     }
 }

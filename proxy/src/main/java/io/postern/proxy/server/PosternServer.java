@@ -76,7 +76,7 @@ public final class PosternServer implements AutoCloseable {
     }
 
     private void bindAll() throws InterruptedException {
-        Router router = Routers.of(config.routing());
+        Router router = Routers.of(config);
         pool.startProbes();
         SessionLimits limits = new SessionLimits(config.limits().maxSessionsPerUser(),
                 config.limits().maxConnectionsPerAddress(), config.limits().maxConnections());

@@ -579,8 +579,59 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     // ---------------------------------------------------------------- login at the backend
 
+    /**
+     * Finds the user's backend (at once, or by an asynchronous lookup during which nothing is
+     * read), then connects and logs in there.
+     */
     private void beginLogin(String tag, Credentials credentials) {
-        Router.Route route = router.route(credentials.user());
+        java.util.concurrent.CompletableFuture<Router.Route> lookup = router.lookup(
+                new Router.Login(credentials.user(), credentials.password(), clientAddress(), loginFailures + 1));
+        if (lookup.isDone() && !lookup.isCompletedExceptionally()) {
+            routed(tag, credentials, lookup.join());
+            return;
+        }
+        state = State.LOGGING_IN; // held: the lookup's answer decides
+        loginTag = tag;
+        user = credentials.user();
+        lookup.whenComplete((route, error) -> client.eventLoop().execute(() -> {
+            if (state != State.LOGGING_IN || backend != null || !tag.equals(loginTag)) {
+                return; // the session ended meanwhile
+            }
+            if (error == null) {
+                state = State.NOT_AUTHENTICATED;
+                routed(tag, credentials, route);
+                if (state == State.NOT_AUTHENTICATED) {
+                    releaseHeld(); // refused after all (backend down, limits): go on with what waited
+                }
+            } else {
+                lookupFailed(error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                        ? error.getCause() : error);
+            }
+            ctx.flush();
+            readClientIfReady();
+        }));
+    }
+
+    private void lookupFailed(Throwable error) {
+        if (error instanceof Router.Refused refused) {
+            log.info("[{}] login of {} refused by the lookup service: {}", id, user, refused.getMessage());
+            String answer = "[AUTHENTICATIONFAILED] " + refused.getMessage();
+            if (!refused.waitBeforeAnswer().isZero()) {
+                loginTimer = client.eventLoop().schedule(() -> {
+                    loginTimer = null;
+                    answerLoginFailure(answer, true);
+                    ctx.flush();
+                }, refused.waitBeforeAnswer().toMillis(), TimeUnit.MILLISECONDS);
+                return;
+            }
+            answerLoginFailure(answer, true);
+            return;
+        }
+        log.warn("[{}] routing lookup for {} failed: {}", id, user, innermostMessage(error));
+        answerLoginFailure("[UNAVAILABLE] Backend unavailable, try again later.", false);
+    }
+
+    private void routed(String tag, Credentials credentials, Router.Route route) {
         BackendPool.Selection selection = pool.select(route);
         if (selection.refused() || !pool.tryAcquire(selection.backend())) {
             log.warn("[{}] login of {} refused: {}", id, credentials.user(),

@@ -77,7 +77,7 @@ class ShardRoutingIT {
     @Test
     void usersLandWhereTheRingSaysAndAThirdShardTakesAboutAThird() throws Exception {
         String twoShards = config(List.of("shard-a", "shard-b"));
-        Router ring2 = Routers.of(PosternConfig.parse(twoShards).routing());
+        Router ring2 = Routers.of(PosternConfig.parse(twoShards));
         Map<String, String> before;
         try (PosternServer postern = PosternServer.start(PosternConfig.parse(twoShards))) {
             before = landings(postern, USERS);
@@ -100,7 +100,7 @@ class ShardRoutingIT {
 
     @Test
     void normalisedNamesRouteTheSame() throws Exception {
-        Router router = Routers.of(PosternConfig.parse(config(List.of("shard-a", "shard-b"))).routing());
+        Router router = Routers.of(PosternConfig.parse(config(List.of("shard-a", "shard-b"))));
         assertThat(router.route("U7@Example.COM").backend()).isEqualTo("shard-c");
         assertThat(router.route("U7@Example.COM").key()).isEqualTo("u7");
         assertThat(router.route("Alice@example.com")).isEqualTo(router.route("alice"));
