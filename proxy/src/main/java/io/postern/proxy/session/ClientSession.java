@@ -72,6 +72,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
     private static final AtomicLong SESSION_IDS = new AtomicLong();
 
+    /** Postern's own answers that may wait behind one relayed response before the client is cut off. */
+    private static final int MAX_WAITING_REPLIES = 1000;
+
     /** A pre-auth command (LOGIN with literals, ID) is held whole; this bounds it. */
     private static final int MAX_PRE_AUTH_COMMAND = 32 * 1024;
 
@@ -148,6 +151,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private boolean loggingOut;
     /** A relayed response has begun and not ended (a literal or the line after it is to come). */
     private boolean midResponse;
+    /** Postern's own answers that wait for the end of the relayed response being written. */
+    private final ArrayDeque<String> repliesAfterResponse = new ArrayDeque<>();
 
     private record Running(String name, long startNanos) {}
 
@@ -967,6 +972,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             } else {
                 client.write(line.content());
             }
+            if (!midResponse) {
+                writeWaitingReplies();
+            }
         } else {
             client.write(((LiteralChunk) frame).content());
         }
@@ -1141,10 +1149,35 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         write((tag == null ? "*" : tag) + " BAD " + text);
     }
 
+    /**
+     * Writes a line of Postern's own. While a relayed backend response is half written (inside a
+     * FETCH literal, say) it waits for the end of that response: written now it would land in
+     * the middle of the message data.
+     */
     private void write(String line) {
         if (!client.isActive()) {
             return;
         }
+        if (midResponse && state == State.RELAY) {
+            if (repliesAfterResponse.size() >= MAX_WAITING_REPLIES) {
+                log.debug("[{}] {} answers of Postern's own wait behind one response", id, MAX_WAITING_REPLIES);
+                closeWithBye("Too many commands.");
+                return;
+            }
+            repliesAfterResponse.add(line);
+            return;
+        }
+        writeNow(line);
+    }
+
+    private void writeWaitingReplies() {
+        String line;
+        while ((line = repliesAfterResponse.poll()) != null) {
+            writeNow(line);
+        }
+    }
+
+    private void writeNow(String line) {
         ByteBuf buf = client.alloc().buffer(line.length() + 2);
         buf.writeCharSequence(line, StandardCharsets.UTF_8);
         buf.writeByte('\r').writeByte('\n');

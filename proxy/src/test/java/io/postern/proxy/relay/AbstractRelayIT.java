@@ -208,6 +208,31 @@ abstract class AbstractRelayIT {
     }
 
     @Test
+    void posternsOwnAnswersNeverLandInsideARelayedLiteral() throws Exception {
+        String user = newUser();
+        byte[] original = bigMessage(2 * 1024 * 1024, 31);
+        appendRaw(direct(), user, "INBOX", original);
+        try (RawImapClient c = login(postern.address(), user)) {
+            c.send("r1 EXAMINE INBOX\r\n");
+            c.tagged("r1");
+            c.send("r2 FETCH 1 (BODY.PEEK[])\r\n");
+            String head = c.line(); // * 1 FETCH (BODY[] {n}: the literal is on its way, unread
+            assertThat(head).startsWith("* 1 FETCH (").endsWith("{" + original.length + "}");
+            // COMPRESS is answered by Postern itself, while the literal is still being relayed
+            c.send("r3 COMPRESS DEFLATE\r\nr4 NOOP\r\n");
+            byte[] body = c.bytes(original.length);
+            assertThat(sha256(body)).isEqualTo(sha256(original));
+            assertThat(c.line()).isEqualTo(")");
+            List<String> rest = new ArrayList<>();
+            while (rest.size() < 3) {
+                rest.add(new String(c.response(), StandardCharsets.US_ASCII).trim());
+            }
+            assertThat(rest).anyMatch(r -> r.startsWith("r2 OK")).anyMatch(r -> r.startsWith("r3 BAD"))
+                    .anyMatch(r -> r.startsWith("r4 OK"));
+        }
+    }
+
+    @Test
     void slowClientDoesNotMakePosternHoldALargeFetch() throws Exception {
         String user = newUser();
         byte[] original = bigMessage(25 * 1024 * 1024, 25);

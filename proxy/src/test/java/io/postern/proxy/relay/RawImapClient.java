@@ -79,6 +79,15 @@ final class RawImapClient implements AutoCloseable {
         }
     }
 
+    /** Exactly {@code n} bytes, e.g. the literal a line announced. */
+    byte[] bytes(int n) throws IOException {
+        byte[] b = in.readNBytes(n);
+        if (b.length < n) {
+            throw new IOException("end of stream after " + b.length + " of " + n + " bytes");
+        }
+        return b;
+    }
+
     /** One whole response (its lines and literals) exactly as received. */
     byte[] response() throws IOException {
         ByteArrayOutputStream all = new ByteArrayOutputStream();
