@@ -25,7 +25,7 @@ public final class ArgumentReader {
 
     /** At the end of the command: the final line ending, or no bytes left. */
     public boolean atEnd() {
-        return pos >= end || wire[pos] == '\r' || wire[pos] == '\n';
+        return pos >= end || (wire[pos] == '\r' ? pos + 2 == end && wire[pos + 1] == '\n' : wire[pos] == '\n' && pos + 1 == end);
     }
 
     /** Checks that nothing but the line ending follows. */
