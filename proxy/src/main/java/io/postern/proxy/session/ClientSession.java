@@ -1086,6 +1086,12 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             channel.close();
             return;
         }
+        if (backendSaidBye && state == State.RELAY) {
+            // e.g. a reset right after LOGOUT's answer: the client has the backend's BYE already
+            log.debug("[{}] backend {} connection error after its BYE: {}", id, backendName, innermostMessage(cause));
+            close();
+            return;
+        }
         log.warn("[{}] backend {} connection error: {}", id, backendName, innermostMessage(cause));
         if (state == State.LOGGING_IN) {
             backendUnavailable(innermostMessage(cause));
