@@ -135,6 +135,25 @@ class RelayFaultsIT extends AbstractFaultIT {
     }
 
     @Test
+    void resetBetweenCommandsIsBye() throws Exception {
+        assertEnds(b -> {
+            b.send(b.expect("NOOP").tag() + " OK NOOP completed.\r\n");
+            Thread.sleep(100); // the answer reaches Postern before the reset
+            b.reset();
+        }, "a1 NOOP\r\n", "a1 OK NOOP completed.\r\n" + BYE_LOST);
+    }
+
+    @Test
+    void resetAfterTheBackendsByeEndsTheSessionWithoutAnotherBye() throws Exception {
+        // Dovecot now and then resets the connection after it answered LOGOUT
+        assertEnds(b -> {
+            b.send("* BYE Logging out\r\n" + b.expect("LOGOUT").tag() + " OK Logout completed.\r\n");
+            Thread.sleep(100);
+            b.reset();
+        }, "a1 LOGOUT\r\n", "* BYE Logging out\r\na1 OK Logout completed.\r\n");
+    }
+
+    @Test
     void closeInTheMiddleOfALineIsBye() throws Exception {
         // the partial line is never passed on, so the client is between responses
         assertEnds(b -> {

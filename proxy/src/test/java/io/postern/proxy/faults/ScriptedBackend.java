@@ -368,6 +368,12 @@ final class ScriptedBackend implements AutoCloseable {
             return n;
         }
 
+        /** Closes with a TCP reset (RST) instead of a FIN. */
+        void reset() throws IOException {
+            socket.setSoLinger(true, 0);
+            socket.close();
+        }
+
         void close() {
             try {
                 socket.close();
