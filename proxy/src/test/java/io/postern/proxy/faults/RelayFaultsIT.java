@@ -3,7 +3,7 @@ package io.postern.proxy.faults;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
-import org.junit.jupiter.api.Disabled;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -212,8 +212,6 @@ class RelayFaultsIT extends AbstractFaultIT {
     }
 
     @Test
-    @Disabled("bug: ClientSession writes its own answers (BAD to COMPRESS, STARTTLS, LOGIN after login, TOOBIG)"
-            + " at once, also into the middle of a relayed literal; they must wait for the end of the response")
     void answerPosternGivesItselfWaitsForTheEndOfARelayedResponse() throws Exception {
         try (ClientConnection c = session(b -> {
             String tag = b.expect("FETCH").tag();
@@ -226,8 +224,9 @@ class RelayFaultsIT extends AbstractFaultIT {
             assertThat(c.bytes(FETCH_HEADER.length() + 40)).isEqualTo(FETCH_HEADER + "x".repeat(40));
             c.send("a2 COMPRESS DEFLATE\r\n");
             assertThat(c.bytes(60 + 3)).isEqualTo("x".repeat(60) + ")\r\n");
-            assertThat(c.line()).isEqualTo("a1 OK Fetch completed.");
-            assertThat(c.line()).isEqualTo("a2 BAD COMPRESS is not available through this proxy.");
+            // any order: both are whole responses now
+            assertThat(List.of(c.line(), c.line())).containsExactlyInAnyOrder(
+                    "a1 OK Fetch completed.", "a2 BAD COMPRESS is not available through this proxy.");
         }
     }
 
