@@ -75,6 +75,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     /** Postern's own answers that may wait behind one relayed response before the client is cut off. */
     private static final int MAX_WAITING_REPLIES = 1000;
 
+    /** How long a closing session's last words may take to leave before the connection is cut. */
+    private static final long CLOSE_GRACE_MILLIS = 1000;
+
     /** A pre-auth command (LOGIN with literals, ID) is held whole; this bounds it. */
     private static final int MAX_PRE_AUTH_COMMAND = 32 * 1024;
 
@@ -289,8 +292,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (client.isWritable() && backend != null && state == State.RELAY) {
-            backend.read();
+        if (client.isWritable()) {
+            if (backend != null && state == State.RELAY) {
+                backend.read();
+            }
+            readClientIfReady(); // reads stopped while Postern's own answers could not be written
         }
         ctx.fireChannelWritabilityChanged();
     }
@@ -353,6 +359,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         if (state == State.RELAY && (backend == null || !backend.isWritable())) {
             return; // the backend's writability event resumes reading
+        }
+        if (!client.isWritable()) {
+            return; // a client that does not read Postern's answers gets no more read: its writability resumes it
         }
         client.read();
     }
@@ -1210,6 +1219,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         state = State.CLOSED;
         releaseSessionState();
         client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        // a client that reads nothing would keep the close waiting behind its unwritten data forever
+        client.eventLoop().schedule(() -> {
+            client.close();
+        }, CLOSE_GRACE_MILLIS, TimeUnit.MILLISECONDS);
         if (backend != null) {
             backend.close();
         }

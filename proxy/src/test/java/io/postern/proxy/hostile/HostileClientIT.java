@@ -19,7 +19,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -585,7 +584,6 @@ class HostileClientIT {
      * Postern, with a pre-login timeout long enough for the flood to show.
      */
     @Test
-    @Disabled("BUG: no backpressure on answers Postern writes itself; Postern buffers 100 MiB and more")
     void commandsPipelinedWithoutReadingTheAnswersBeforeLogin() throws Exception {
         try (PosternServer own = HostileSetup.postern(
                 "127.0.0.1", greenMail.getImap().getPort(), "timeouts:\n  pre_auth: 2s\n")) {
@@ -598,7 +596,6 @@ class HostileClientIT {
 
     /** The same after login, with lines that Postern answers itself instead of relaying them. */
     @Test
-    @Disabled("BUG: no backpressure on answers Postern writes itself; Postern buffers 100 MiB and more")
     void garbagePipelinedWithoutReadingTheAnswersAfterLogin() throws Exception {
         pipelinedWithoutReading("4 MiB of untagged lines after login, answers never read", postern,
                 "a0 LOGIN carol pw\r\n", "!\r\n", IDLE, List.of("* BAD Missing or invalid tag"));
@@ -641,7 +638,6 @@ class HostileClientIT {
      * the session, Postern must not wait for the queued data to drain (it never will).
      */
     @Test
-    @Disabled("BUG: close() waits for queued data to drain; a client that never reads keeps its session forever")
     void clientThatStopsReadingIsClosedByTheIdleTimeout() throws Exception {
         try {
             during("FETCH of 8.5 MiB, then the client stops reading", () -> {
@@ -655,7 +651,8 @@ class HostileClientIT {
                     assertThat(postern.pendingClientBytes()).as("bytes still queued 2 s after the idle timeout")
                             .isLessThan(64 * 1024);
                     String first = s.line();
-                    assertThat(first).startsWith("* 1 FETCH (FLAGS (\\Seen) BODY[] {8912912}");
+                    // GreenMail adds FLAGS (\Seen) only the first time the message is fetched
+                    assertThat(first).startsWith("* 1 FETCH (").endsWith("BODY[] {8912912}");
                     s.linesUntilClosed(Duration.ofSeconds(5));
                     return first + " ... what the socket buffers held / closed";
                 }
