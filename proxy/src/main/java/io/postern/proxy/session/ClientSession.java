@@ -415,6 +415,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** The tag a malformed command starts with, so its BAD is tagged; {@code null} when it has none. */
+    private static String tagOf(ByteBuf line) {
+        return io.postern.imap.parse.ImapChars.tag(line, line.readerIndex(), line.writerIndex());
+    }
+
     private static String tagOrNull(ByteBuf command) {
         try {
             return CommandHead.parse(command).tag();
@@ -428,7 +433,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         try {
             head = CommandHead.parse(command);
         } catch (ImapParseException e) {
-            write("* BAD " + e.getMessage());
+            bad(tagOf(command), e.getMessage() + ".");
             return;
         }
         byte[] wire = ByteBufUtil.getBytes(command);
@@ -909,7 +914,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         try {
             head = CommandHead.parse(line.content());
         } catch (ImapParseException e) {
-            write("* BAD " + e.getMessage());
+            bad(tagOf(line.content()), e.getMessage() + ".");
             refuseRestOf(line);
             return false;
         }

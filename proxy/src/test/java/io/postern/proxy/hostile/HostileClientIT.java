@@ -342,11 +342,11 @@ class HostileClientIT {
     void nulAndBareCrAndBareLfBeforeLogin() throws Exception {
         during("NUL, bare CR, bare LF before login", () -> {
             try (HostileSocket s = HostileSocket.greeted(address())) {
-                // FINDING: untagged although the tag is fine, so a1 and a2 never complete
+                // tagged, so a1 and a2 complete
                 s.send("a1 NOOP\0\r\n");
-                assertThat(s.line()).isEqualTo("* BAD Invalid character in command name");
+                assertThat(s.line()).isEqualTo("a1 BAD Invalid character in command name.");
                 s.send("a2 NOOP\ra3 LOGIN carol pw\ra4 CREATE BareCr\r\n");
-                assertThat(s.line()).isEqualTo("* BAD Invalid character in command name");
+                assertThat(s.line()).isEqualTo("a2 BAD Invalid character in command name.");
                 s.send("a5 LOGIN \"car\0ol\" pw\r\n");
                 assertThat(s.line()).isEqualTo("a5 BAD Invalid arguments: Invalid character in quoted string");
                 s.send("a6 LOGIN carol pw\ra7 CREATE BareCr\r\n");
@@ -598,7 +598,7 @@ class HostileClientIT {
     @Test
     void garbagePipelinedWithoutReadingTheAnswersAfterLogin() throws Exception {
         pipelinedWithoutReading("4 MiB of untagged lines after login, answers never read", postern,
-                "a0 LOGIN carol pw\r\n", "!\r\n", IDLE, List.of("* BAD Missing or invalid tag"));
+                "a0 LOGIN carol pw\r\n", "!\r\n", IDLE, List.of("* BAD Missing or invalid tag."));
     }
 
     /**

@@ -168,13 +168,13 @@ class HostileInputDovecotIT {
     @Test
     void nulAndBareCrAndBareLfInCommandLinesAfterLogin() throws Exception {
         during("NUL, bare CR, bare LF in command lines after login (Dovecot)", () -> {
-            // FINDING: Postern refuses it untagged, so a1 never completes; Dovecot says a1 OK NOOP completed.
+            // Postern refuses it (tagged, so a1 completes); Dovecot says a1 OK NOOP completed.
             assertThat(afterLogin(postern.address("imap"), "a1 NOOP\ra2 CREATE Smuggled\r\n"))
-                    .containsExactly("* BAD Invalid character in command name");
+                    .containsExactly("a1 BAD Invalid character in command name.");
             assertThat(afterLogin(direct(), "a1 NOOP\ra2 CREATE Smuggled\r\n"))
                     .containsExactly("a1 OK NOOP completed.");
             assertThat(afterLogin(postern.address("imap"), "a1 NOOP\0\r\n"))
-                    .containsExactly("* BAD Invalid character in command name");
+                    .containsExactly("a1 BAD Invalid character in command name.");
             assertThat(afterLogin(direct(), "a1 NOOP\0\r\n"))
                     .containsExactly("a1 BAD Error in IMAP command: Invalid command name.");
             // FINDING: relayed as it came; Dovecot creates "CrP", cut at the CR, where Postern (and a
