@@ -10,43 +10,21 @@ import io.postern.imap.codec.Direction;
 import io.postern.imap.codec.ImapFrameDecoder;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
-import io.postern.proxy.routing.BackendPool;
-import io.postern.proxy.routing.Router;
 import io.postern.proxy.session.ClientSession;
-import io.postern.proxy.session.LoginThrottle;
-import io.postern.proxy.session.SessionLimits;
+import io.postern.proxy.session.SessionServices;
 
 /** The client pipeline: TLS (implicit listeners), IMAP framing, the session. */
 final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     private final PosternConfig config;
     private final ListenerConfig listener;
-    private final Router router;
-    private final Transport transport;
-    private final TlsRuntime tls;
-    private final LoginThrottle throttle;
-    private final BackendPool pool;
-    private final SessionLimits limits;
+    private final SessionServices services;
     private final ChannelGroup channels;
 
-    ClientChannelInitializer(
-            PosternConfig config,
-            ListenerConfig listener,
-            Router router,
-            Transport transport,
-            TlsRuntime tls,
-            LoginThrottle throttle,
-            BackendPool pool,
-            SessionLimits limits,
-            ChannelGroup channels) {
-        this.config = config;
+    ClientChannelInitializer(ListenerConfig listener, SessionServices services, ChannelGroup channels) {
+        this.config = services.config();
         this.listener = listener;
-        this.router = router;
-        this.transport = transport;
-        this.tls = tls;
-        this.throttle = throttle;
-        this.pool = pool;
-        this.limits = limits;
+        this.services = services;
         this.channels = channels;
     }
 
@@ -71,7 +49,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     /** Implicit TLS (993): the handshake comes first; the certificate is chosen by SNI. STARTTLS adds it later. */
     private void addTls(ChannelPipeline p) {
         if (listener.tls().equals("implicit")) {
-            p.addLast(HandlerNames.TLS, new SniHandler(tls.forListener(listener.name()).mapping()));
+            p.addLast(HandlerNames.TLS, new SniHandler(services.tls().forListener(listener.name()).mapping()));
         }
     }
 
@@ -80,6 +58,6 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     }
 
     private void addSession(ChannelPipeline p) {
-        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(config, listener, router, transport, tls, throttle, pool, limits));
+        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(listener, services));
     }
 }

@@ -15,6 +15,7 @@ import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Routers;
 import io.postern.proxy.session.LoginThrottle;
 import io.postern.proxy.session.SessionLimits;
+import io.postern.proxy.session.SessionServices;
 import io.postern.tls.TlsConfigException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -82,6 +83,7 @@ public final class PosternServer implements AutoCloseable {
                 config.limits().maxConnectionsPerAddress(), config.limits().maxConnections());
         LoginThrottle throttle = new LoginThrottle(
                 config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
+        SessionServices services = new SessionServices(config, router, transport, tls, throttle, pool, limits);
         for (ListenerConfig listener : config.listeners()) {
             ServerBootstrap b = new ServerBootstrap()
                     .group(acceptGroup, workerGroup)
@@ -90,7 +92,7 @@ public final class PosternServer implements AutoCloseable {
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                    .childHandler(new ClientChannelInitializer(config, listener, router, transport, tls, throttle, pool, limits, channels));
+                    .childHandler(new ClientChannelInitializer(listener, services, channels));
             Channel ch = b.bind(listener.bind().toResolved()).sync().channel();
             channels.add(ch);
             InetSocketAddress address = (InetSocketAddress) ch.localAddress();

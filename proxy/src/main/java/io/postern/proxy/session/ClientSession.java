@@ -159,23 +159,15 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     private record Running(String name, long startNanos) {}
 
-    public ClientSession(
-            PosternConfig config,
-            ListenerConfig listener,
-            Router router,
-            Transport transport,
-            TlsRuntime tls,
-            LoginThrottle throttle,
-            BackendPool pool,
-            SessionLimits limits) {
-        this.config = config;
+    public ClientSession(ListenerConfig listener, SessionServices services) {
+        this.config = services.config();
         this.listener = listener;
-        this.router = router;
-        this.transport = transport;
-        this.tls = tls;
-        this.throttle = throttle;
-        this.pool = pool;
-        this.limits = limits;
+        this.router = services.router();
+        this.transport = services.transport();
+        this.tls = services.tls();
+        this.throttle = services.throttle();
+        this.pool = services.pool();
+        this.limits = services.limits();
         this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
     }
 

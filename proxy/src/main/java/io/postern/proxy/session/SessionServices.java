@@ -1,0 +1,20 @@
+package io.postern.proxy.session;
+
+import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.routing.BackendPool;
+import io.postern.proxy.routing.Router;
+import io.postern.proxy.server.TlsRuntime;
+import io.postern.proxy.server.Transport;
+
+/**
+ * What every session of one Postern shares: the configuration and the server-wide parts built
+ * from it. Each part is thread-safe, since sessions on every event loop use them.
+ */
+public record SessionServices(
+        PosternConfig config,
+        Router router,
+        Transport transport,
+        TlsRuntime tls,
+        LoginThrottle throttle,
+        BackendPool pool,
+        SessionLimits limits) {}
