@@ -199,9 +199,8 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
 
     @Override
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
-        if (in.isReadable()) {
-            decode(ctx, in, out);
-        }
+        // Even with nothing left to read: a {0} literal accepted just before the end has yet to end.
+        decode(ctx, in, out);
         if (emptyChunkPending && state == State.LINE) {
             emptyChunkPending = false;
             out.add(new LiteralChunk(Unpooled.EMPTY_BUFFER, true));
@@ -344,9 +343,13 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
             int end = in.readerIndex() + Math.min(in.readableBytes(), ImapChars.MAX_TAG_LENGTH + 1);
             tag = ImapChars.tag(in, in.readerIndex(), end);
         }
+        if (emptyChunkPending) {
+            // The zero-length literal before the refused line is complete: it ends as every literal does.
+            emptyChunkPending = false;
+            out.add(new LiteralChunk(Unpooled.EMPTY_BUFFER, true));
+        }
         out.add(new ImapDecoderError(kind, tag, first, literal, false));
         in.skipBytes(in.readableBytes());
-        emptyChunkPending = false;
         state = State.DISCARD;
     }
 

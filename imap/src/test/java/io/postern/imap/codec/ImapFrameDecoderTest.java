@@ -682,6 +682,37 @@ class ImapFrameDecoderTest {
 
     @ParameterizedTest
     @EnumSource(Feed.class)
+    void anAcceptedZeroLengthLiteralAtTheEndOfInputStillComesOut(Feed feed) {
+        DecoderHarness h = DecoderHarness.commands().feed("a1 SEARCH SUBJECT {0}\r\n", feed);
+        assertThat(h.take()).containsExactly(first("a1 SEARCH SUBJECT {0}\r\n", sync(0)));
+        h.decoder.literalAccepted();
+        h.runPendingTasks();
+
+        assertThat(h.finish()).containsExactly(literal(""), new ImapDecoderError(TRUNCATED, null, false, null, false));
+        assertFalse(h.channel.finish());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Feed.class)
+    void aZeroLengthLiteralEndsBeforeTheNextLineIsRefused(Feed feed) {
+        DecoderHarness tooLong = smallLines(Direction.COMMAND)
+                .feed("a1 SEARCH SUBJECT {0}\r\n BODY " + "x".repeat(60) + "\r\n", feed);
+        ImapDecoderConfig small = ImapDecoderConfig.commands().toBuilder().maxLiteralSizeBeforeAuth(4).build();
+        DecoderHarness tooLarge = new DecoderHarness(new ImapFrameDecoder(Direction.COMMAND, small, false))
+                .feed("a1 SEARCH SUBJECT {0}\r\n BODY {5}\r\nhello\r\n", feed);
+
+        assertThat(tooLong.take()).containsExactly(
+                first("a1 SEARCH SUBJECT {0}\r\n", sync(0)), literal(""),
+                new ImapDecoderError(LINE_TOO_LONG, null, false, null, false));
+        assertThat(tooLarge.take()).containsExactly(
+                first("a1 SEARCH SUBJECT {0}\r\n", sync(0)), literal(""),
+                new ImapDecoderError(LITERAL_TOO_LARGE, null, false, sync(5), false));
+        assertFalse(tooLong.channel.finish());
+        assertFalse(tooLarge.channel.finish());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Feed.class)
     void inputThatEndsBetweenCommandsIsNotTruncated(Feed feed) {
         DecoderHarness h = DecoderHarness.recordedCommands().feed("a1 LOGIN {1}\r\nx\r\n", feed);
 
