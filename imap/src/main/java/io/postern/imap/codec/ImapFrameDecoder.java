@@ -340,7 +340,9 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
     private void fail(ByteBuf in, List<Object> out, ImapDecoderError.Kind kind, LiteralAnnouncement literal) {
         String tag = null;
         if (first) {
-            int end = in.readerIndex() + Math.min(in.readableBytes(), ImapChars.MAX_TAG_LENGTH + 1);
+            // Only within maxLineLength: bytes beyond it are there or not depending on how the reads came.
+            int window = Math.min(config.maxLineLength(), ImapChars.MAX_TAG_LENGTH + 1);
+            int end = in.readerIndex() + Math.min(in.readableBytes(), window);
             tag = ImapChars.tag(in, in.readerIndex(), end);
         }
         if (emptyChunkPending) {

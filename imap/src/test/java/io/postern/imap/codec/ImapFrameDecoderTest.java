@@ -484,6 +484,18 @@ class ImapFrameDecoderTest {
 
     @ParameterizedTest
     @EnumSource(Feed.class)
+    void theTagOfALineTooLongIsReportedOnlyWhenItFitsTheLimit(Feed feed) {
+        // A 64-character tag and its space are 65 bytes, one more than this limit: one byte per
+        // read, the decoder refuses the line at byte 64 and never sees the space.
+        String tag = "t".repeat(64);
+        DecoderHarness h = smallLines(Direction.COMMAND).feed(tag + " NOOP\r\n", feed);
+
+        assertThat(h.take()).containsExactly(new ImapDecoderError(LINE_TOO_LONG, null, true, null, false));
+        assertFalse(h.channel.finish());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Feed.class)
     void aContinuationLineTooLongIsRefused(Feed feed) {
         DecoderHarness h = smallLines(Direction.RESPONSE)
                 .feed("* 1 FETCH (BODY[] {1}\r\nx" + " UID 1".repeat(20) + ")\r\n", feed);
