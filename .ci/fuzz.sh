@@ -77,7 +77,7 @@ for t in "${targets[@]}"; do
   if [ -n "$finding" ]; then
     result="FINDING $finding"
     echo "--- finding"
-    grep -aE '^(== Java Exception|Caused by|java\.lang\.[A-Za-z]*(Error|Exception)|com\.code_intelligence\.jazzer\.junit\.FuzzTestFindingException)' "$log" | head -5 || true
+    grep -aE '^(== Java Exception|Caused by)' "$log" | awk '!seen[$0]++' | head -4 || true
     grep -aE '^Base64: ' "$log" | head -1 || true
     echo "input: $finding"
   elif [ "$status" -ne 0 ]; then
