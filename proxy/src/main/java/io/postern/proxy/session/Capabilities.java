@@ -6,7 +6,7 @@ import java.util.Locale;
 /**
  * The capabilities a client is shown. Before login they are Postern's own; after login they are
  * the backend's, less what Postern cannot relay: authentication (handled before the relay
- * starts), STARTTLS, COMPRESS (not implemented yet), UNAUTHENTICATE and referrals that would
+ * starts), STARTTLS, COMPRESS (Postern does not inflate yet), UNAUTHENTICATE and referrals that would
  * send the client around Postern to the backend.
  */
 public final class Capabilities {

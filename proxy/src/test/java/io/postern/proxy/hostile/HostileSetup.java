@@ -1,7 +1,6 @@
 package io.postern.proxy.hostile;
 
-import io.postern.proxy.config.ConfigException;
-import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.relay.PosternHarness;
 import io.postern.proxy.server.PosternServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -17,26 +16,8 @@ final class HostileSetup {
 
     private HostileSetup() {}
 
-    private static PosternConfig config(String backendHost, int backendPort, String extraYaml) throws ConfigException {
-        return PosternConfig.parse("""
-                listeners:
-                  - name: imap
-                    bind: 127.0.0.1:0
-                    tls: none
-                backends:
-                  - name: backend
-                    address: %s:%d
-                    tls: none
-                    connect_timeout: 2s
-                routing:
-                  strategy: static
-                  default: backend
-                %s
-                """.formatted(backendHost, backendPort, extraYaml));
-    }
-
     static PosternServer postern(String backendHost, int backendPort, String extraYaml) throws Exception {
-        return PosternServer.start(config(backendHost, backendPort, extraYaml));
+        return PosternServer.start(PosternHarness.config(backendHost, backendPort, extraYaml));
     }
 
     /** Logs in through {@code postern} until a login succeeds (at most five tries). */

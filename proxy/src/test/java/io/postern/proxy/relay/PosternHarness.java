@@ -6,7 +6,7 @@ import io.postern.proxy.server.PosternServer;
 import java.net.InetSocketAddress;
 
 /** A Postern in front of one backend, on a free loopback port, for the length of a test class. */
-final class PosternHarness implements AutoCloseable {
+public final class PosternHarness implements AutoCloseable {
 
     private final PosternServer server;
 
@@ -23,7 +23,8 @@ final class PosternHarness implements AutoCloseable {
         return new PosternHarness(PosternServer.start(config(host, port, extraYaml)));
     }
 
-    static PosternConfig config(String host, int port, String extraYaml) throws ConfigException {
+    /** One plain listener on a free loopback port, one backend, static routing; plus {@code extraYaml}. */
+    public static PosternConfig config(String host, int port, String extraYaml) throws ConfigException {
         return PosternConfig.parse("""
                 listeners:
                   - name: imap
