@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (Jazzer) of the IMAP frame decoder, the head and argument parsers and
-# SASL decoding. `mvn verify` only replays each target's committed inputs; this script looks for
-# new ones: every @FuzzTest target fuzzes for FUZZ_SECONDS (default 8: about a minute of fuzzing
-# for the seven targets, plus some 10 to 15 s of Maven and JVM start-up per target).
+# Coverage-guided fuzzing (Jazzer) of the IMAP frame decoder, the head and argument parsers, the
+# modified UTF-7 codec and SASL decoding. `mvn verify` only replays each target's committed inputs;
+# this script looks for new ones: every @FuzzTest target fuzzes for FUZZ_SECONDS (default 8: about
+# a minute of fuzzing for the eight targets, plus some 10 to 15 s of Maven and JVM start-up per
+# target).
 #
 #   .ci/fuzz.sh                                  all targets
 #   FUZZ_SECONDS=300 .ci/fuzz.sh CommandHeadFuzzTest#parse
@@ -23,6 +24,7 @@ all_targets=(
   "imap ResponseHeadFuzzTest#parse"
   "imap ArgumentReaderFuzzTest#operations"
   "imap ArgumentReaderFuzzTest#roundTrip"
+  "imap ModifiedUtf7FuzzTest#codec"
   "proxy SaslFuzzTest#plain"
 )
 
