@@ -137,6 +137,19 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
         state = State.LINE;
     }
 
+    /**
+     * Hands over every byte read but not yet framed, and starts over with a new command. For
+     * COMPRESS: bytes behind the command are compressed and must go through the inflater first.
+     *
+     * @return the bytes, for the caller to release; empty when there were none
+     */
+    public ByteBuf takeBufferedInput() {
+        ByteBuf buffered = internalBuffer();
+        ByteBuf taken = buffered.readRetainedSlice(buffered.readableBytes());
+        discardBufferedInput();
+        return taken;
+    }
+
     /** {@code true} when the input stopped inside a line, a literal or an unfinished command. */
     public boolean midFrame() {
         return state == State.LITERAL

@@ -14,6 +14,7 @@ import java.util.Set;
  * @param clientAuth {@code none}, {@code optional} or {@code required} client certificates
  * @param clientCa the CA that signs client certificates, when {@code clientAuth} is not {@code none}
  * @param proxyTrusted where a PROXY protocol header is believed from (the load balancers)
+ * @param compress offer COMPRESS=DEFLATE (RFC 4978) to clients after login
  */
 public record ListenerConfig(
         String name,
@@ -23,10 +24,12 @@ public record ListenerConfig(
         boolean proxyProtocol,
         String clientAuth,
         Path clientCa,
-        java.util.List<Cidr> proxyTrusted) {
+        java.util.List<Cidr> proxyTrusted,
+        boolean compress) {
 
     static final Set<String> KEYS =
-            Set.of("name", "bind", "tls", "require_tls", "proxy_protocol", "proxy_trusted", "client_auth", "client_ca");
+            Set.of("name", "bind", "tls", "require_tls", "proxy_protocol", "proxy_trusted", "client_auth", "client_ca",
+                    "compress");
 
     public boolean usesTls() {
         return !tls.equals("none");
@@ -61,6 +64,6 @@ public record ListenerConfig(
             throw n.get("client_ca").error("required when client_auth is " + clientAuth);
         }
         return new ListenerConfig(name, bind, tls, requireTls || tls.equals("implicit"), proxyProtocol, clientAuth, clientCa,
-                java.util.List.copyOf(trusted));
+                java.util.List.copyOf(trusted), n.get("compress").bool(true));
     }
 }

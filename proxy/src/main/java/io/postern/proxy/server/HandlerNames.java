@@ -7,6 +7,8 @@ public final class HandlerNames {
     public static final String TLS = "tls";
     public static final String PROXY_PROTOCOL_DECODER = "proxy-protocol-decoder";
     public static final String PROXY_PROTOCOL = "proxy-protocol";
+    public static final String INFLATE = "inflate";
+    public static final String DEFLATE = "deflate";
     public static final String FRAME_DECODER = "frame-decoder";
     public static final String CLIENT_SESSION = "client-session";
     public static final String BACKEND_HANDLER = "backend-handler";

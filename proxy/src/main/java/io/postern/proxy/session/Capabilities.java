@@ -6,7 +6,7 @@ import java.util.Locale;
 /**
  * The capabilities a client is shown. Before login they are Postern's own; after login they are
  * the backend's, less what Postern cannot relay: authentication (handled before the relay
- * starts), STARTTLS, COMPRESS (Postern does not inflate yet), UNAUTHENTICATE and referrals that would
+ * starts), STARTTLS, the backend's COMPRESS (Postern offers its own), UNAUTHENTICATE and referrals that would
  * send the client around Postern to the backend.
  */
 public final class Capabilities {
@@ -52,6 +52,16 @@ public final class Capabilities {
                 || c.equals("UNAUTHENTICATE")
                 || c.equals("LOGIN-REFERRALS")
                 || c.equals("MAILBOX-REFERRALS"));
+    }
+
+    /** {@code capabilities} with {@code extra} added at the end, unless it is there already. */
+    public static List<String> with(List<String> capabilities, String extra) {
+        if (has(capabilities, extra)) {
+            return capabilities;
+        }
+        List<String> c = new java.util.ArrayList<>(capabilities);
+        c.add(extra);
+        return List.copyOf(c);
     }
 
     public static String join(List<String> capabilities) {

@@ -28,6 +28,7 @@ import io.postern.imap.parse.ArgumentReader;
 import io.postern.imap.parse.CommandHead;
 import io.postern.imap.parse.ImapParseException;
 import io.postern.imap.parse.ResponseHead;
+import io.postern.proxy.compress.Compression;
 import io.postern.proxy.config.BackendConfig;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
@@ -156,6 +157,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private boolean midResponse;
     /** Postern's own answers that wait for the end of the relayed response being written. */
     private final ArrayDeque<String> repliesAfterResponse = new ArrayDeque<>();
+
+    /** COMPRESS=DEFLATE on the client connection, once the client asked for it. */
+    private Compression compression;
 
     private record Running(String name, long startNanos) {}
 
@@ -334,6 +338,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             if (backend != null) {
                 backend.close();
             }
+            return;
+        }
+        if (root instanceof java.util.zip.DataFormatException) {
+            log.debug("[{}] client sent malformed compressed data: {}", id, root.getMessage());
+            closeWithBye("Malformed compressed data.");
             return;
         }
         if (cause instanceof IOException) {
@@ -761,7 +770,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         throttle.success(clientAddress(), user);
         ctx.pipeline().addFirst(HandlerNames.IDLE_TIMEOUT, new IdleStateHandler(true, 0, 0, idle, TimeUnit.MILLISECONDS));
         log.info("[{}] {} logged in from {} to {}", id, user, clientSocketAddress(), backendName);
-        write(loginTag + " OK [CAPABILITY " + Capabilities.join(Capabilities.relayable(backendCapabilities))
+        write(loginTag + " OK [CAPABILITY " + Capabilities.join(afterLoginCapabilities(backendCapabilities))
                 + "] Logged in");
         loginTag = null;
         releaseHeld();
@@ -912,7 +921,6 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         if (line.last()) {
             String refusal = switch (head.name()) {
-                case "COMPRESS" -> "COMPRESS is not available through this proxy.";
                 case "STARTTLS" -> "STARTTLS is not available after login.";
                 case "LOGIN", "AUTHENTICATE" -> "Already logged in.";
                 case "UNAUTHENTICATE" -> "UNAUTHENTICATE is not available through this proxy.";
@@ -920,6 +928,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             };
             if (refusal != null) {
                 bad(head.tag(), refusal);
+                line.release();
+                return false;
+            }
+            if (head.name().equals("COMPRESS")) {
+                compress(head, line);
                 line.release();
                 return false;
             }
@@ -932,6 +945,43 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         }
         transmitting = line.last() ? null : head.tag();
         return true;
+    }
+
+    /** The backend's capabilities as the client sees them: filtered, plus what Postern adds itself. */
+    private List<String> afterLoginCapabilities(List<String> backendCapabilities) {
+        List<String> shown = Capabilities.relayable(backendCapabilities);
+        return listener.compress() && compression == null ? Capabilities.with(shown, "COMPRESS=DEFLATE") : shown;
+    }
+
+    /**
+     * COMPRESS (RFC 4978), answered by Postern: the client leg is compressed from the byte after
+     * the tagged OK; the backend leg is not affected. Postern keeps parsing the inflated stream.
+     */
+    private void compress(CommandHead head, ImapLine line) {
+        String mechanism;
+        try {
+            ArgumentReader args = new ArgumentReader(ByteBufUtil.getBytes(line.content()),
+                    head.argumentsIndex() - line.content().readerIndex());
+            mechanism = args.atom();
+            args.end();
+        } catch (ImapParseException e) {
+            bad(head.tag(), "COMPRESS needs one argument, the mechanism: " + e.getMessage() + ".");
+            return;
+        }
+        if (!listener.compress()) {
+            bad(head.tag(), "COMPRESS is not offered on this listener.");
+        } else if (compression != null) {
+            no(head.tag(), "[COMPRESSIONACTIVE] DEFLATE is already active.");
+        } else if (!mechanism.equalsIgnoreCase("DEFLATE")) {
+            bad(head.tag(), "Unknown compression mechanism; DEFLATE is the one offered.");
+        } else if (!running.isEmpty() || midResponse) {
+            no(head.tag(), "Commands are in progress; send COMPRESS when they have completed.");
+        } else {
+            ok(head.tag(), "DEFLATE active.");
+            ctx.flush(); // the OK is the last thing the client gets uncompressed
+            compression = Compression.install(client.pipeline(), decoder.takeBufferedInput());
+            log.debug("[{}] COMPRESS=DEFLATE active on the client connection", id);
+        }
     }
 
     private void refuseRestOf(ImapLine line) {
@@ -1029,7 +1079,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private ByteBuf rewriteCapabilities(ByteBuf line, ResponseHead head) {
-        String filtered = Capabilities.join(Capabilities.relayable(head.capabilities(line)));
+        String filtered = Capabilities.join(afterLoginCapabilities(head.capabilities(line)));
         int start = line.readerIndex();
         int prefixEnd;
         int suffixStart;

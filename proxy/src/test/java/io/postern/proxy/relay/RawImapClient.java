@@ -21,8 +21,9 @@ final class RawImapClient implements AutoCloseable {
     private static final Pattern LITERAL_AT_END = Pattern.compile("~?\\{(\\d+)\\+?}$");
 
     private final Socket socket;
-    private final InputStream in;
-    private final OutputStream out;
+    private InputStream in;
+    private OutputStream out;
+    private long compressedBytesRead;
 
     RawImapClient(InetSocketAddress address) throws IOException {
         socket = new Socket();
@@ -36,6 +37,35 @@ final class RawImapClient implements AutoCloseable {
     /** The socket, e.g. to put TLS on it after STARTTLS (nothing is read ahead of what was asked for). */
     Socket socket() {
         return socket;
+    }
+
+    /**
+     * COMPRESS=DEFLATE from here on (after the server's OK to COMPRESS was read): raw deflate
+     * both ways, each {@link #send} ending with a sync flush.
+     */
+    void compress() {
+        InputStream wire = in;
+        in = new java.util.zip.InflaterInputStream(new java.io.FilterInputStream(wire) {
+            @Override
+            public int read() throws IOException {
+                int b = super.read();
+                compressedBytesRead += b < 0 ? 0 : 1;
+                return b;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                compressedBytesRead += Math.max(n, 0);
+                return n;
+            }
+        }, new java.util.zip.Inflater(true));
+        out = new java.util.zip.DeflaterOutputStream(out, new java.util.zip.Deflater(6, true), true);
+    }
+
+    /** Bytes read off the socket since {@link #compress()}, before inflating. */
+    long compressedBytesRead() {
+        return compressedBytesRead;
     }
 
     void setTimeout(int millis) throws IOException {
@@ -128,6 +158,8 @@ final class RawImapClient implements AutoCloseable {
             return in.read() < 0;
         } catch (java.net.SocketException e) {
             return true; // connection reset: closed as well
+        } catch (java.io.EOFException e) {
+            return true; // the end of the socket inside a compressed stream
         }
     }
 

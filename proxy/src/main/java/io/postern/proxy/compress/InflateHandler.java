@@ -1,0 +1,169 @@
+package io.postern.proxy.compress;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.DecoderException;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.ByteBuffer;
+import java.util.zip.DataFormatException;
+import java.util.zip.Inflater;
+
+/**
+ * Inflates what a peer sends with raw deflate, and passes the plain bytes on to the frame
+ * decoder.
+ *
+ * <p>Deflate expands up to about a thousandfold, so one read must not become an unbounded burst:
+ * each read passes on at most {@link #BUDGET} plain bytes, and the compressed input left over
+ * waits for the next {@code read()}, which this handler answers from that input before asking
+ * the socket for more. The connection's own backpressure (reads requested only while the other
+ * side is writable) therefore holds for inflated data too.
+ *
+ * <p>Malformed input, or a deflate stream that ends (a final block: COMPRESS has no end), is an
+ * {@link DecoderException} fired down the pipeline. One instance per channel; all calls on its
+ * event loop.
+ */
+public final class InflateHandler extends ChannelDuplexHandler {
+
+    /** Plain bytes passed on per read at most. */
+    static final int BUDGET = 256 * 1024;
+    private static final int CHUNK = 16 * 1024;
+
+    private final Inflater inflater = new Inflater(true);
+    /** Compressed input the inflater has not taken in full; retained until it has. */
+    private ByteBuf input;
+    private boolean failed;
+    private long bytesIn;
+    private long bytesOut;
+
+    /** @param buffered compressed bytes that arrived before the handler was in place, or {@code null} */
+    public InflateHandler(ByteBuf buffered) {
+        if (buffered != null && buffered.isReadable()) {
+            input = buffered;
+            bytesIn += buffered.readableBytes();
+        } else if (buffered != null) {
+            buffered.release();
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf in)) {
+            ctx.fireChannelRead(msg);
+            return;
+        }
+        if (failed) {
+            in.release();
+            return;
+        }
+        bytesIn += in.readableBytes();
+        if (input == null) {
+            input = in;
+            startInput(in);
+        } else {
+            // only when the pipeline read more before the left-over input was used up
+            input.skipBytes(input.readableBytes() - inflater.getRemaining());
+            ByteBuf joined = ctx.alloc().buffer(input.readableBytes() + in.readableBytes());
+            joined.writeBytes(input).writeBytes(in);
+            in.release();
+            input.release();
+            input = joined;
+            startInput(joined);
+        }
+        inflate(ctx);
+    }
+
+    private void startInput(ByteBuf in) {
+        ByteBuffer b;
+        if (in.nioBufferCount() == 1) {
+            b = in.nioBuffer();
+        } else {
+            b = ByteBuffer.allocate(in.readableBytes());
+            in.getBytes(in.readerIndex(), b);
+            b.flip();
+        }
+        inflater.setInput(b);
+    }
+
+    /** Passes on plain bytes until the input is used up or the budget for this read is spent. */
+    private void inflate(ChannelHandlerContext ctx) {
+        int produced = 0;
+        while (input != null && produced < BUDGET && !failed) {
+            ByteBuf out = ctx.alloc().buffer(CHUNK);
+            int n;
+            try {
+                n = inflater.inflate(out.nioBuffer(out.writerIndex(), out.writableBytes()));
+                if (inflater.finished()) {
+                    throw new DataFormatException("the deflate stream ended (a final block)");
+                }
+                if (n == 0 && inflater.needsDictionary()) {
+                    throw new DataFormatException("a preset dictionary is not part of COMPRESS=DEFLATE");
+                }
+            } catch (DataFormatException e) {
+                out.release();
+                fail(ctx, e);
+                return;
+            }
+            if (inflater.needsInput()) {
+                inflater.setInput(new byte[0]);
+                input.release();
+                input = null;
+            }
+            if (n == 0) {
+                out.release();
+                continue;
+            }
+            out.writerIndex(out.writerIndex() + n);
+            produced += n;
+            bytesOut += n;
+            ctx.fireChannelRead(out);
+        }
+    }
+
+    private void fail(ChannelHandlerContext ctx, DataFormatException e) {
+        failed = true;
+        releaseInput();
+        ctx.fireExceptionCaught(new DecoderException("COMPRESS=DEFLATE: " + e.getMessage(), e));
+    }
+
+    /** Serves a read from the left-over input first; the socket is read only when none is left. */
+    @Override
+    public void read(ChannelHandlerContext ctx) {
+        if (input == null || failed) {
+            ctx.read();
+            return;
+        }
+        // not inside the caller's stack: it may be in the middle of handling the last chunk
+        ctx.executor().execute(() -> {
+            if (input == null || failed) {
+                ctx.read();
+                return;
+            }
+            inflate(ctx);
+            ctx.fireChannelReadComplete();
+        });
+    }
+
+    /** Compressed bytes received so far. */
+    public long bytesIn() {
+        return bytesIn;
+    }
+
+    /** Plain bytes passed on so far. */
+    public long bytesOut() {
+        return bytesOut;
+    }
+
+    private void releaseInput() {
+        if (input != null) {
+            ReferenceCountUtil.release(input);
+            input = null;
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        releaseInput();
+        inflater.end();
+    }
+}
