@@ -129,11 +129,21 @@ public final class PosternCli implements Runnable {
         @Override
         public Integer call() throws Exception {
             PosternConfig c = load(config);
-            Router.Route route = Routers.of(c).route(user);
-            spec.commandLine().getOut().println(route.backend());
+            Router.Route route;
+            try (Router router = Routers.of(c)) {
+                route = router.route(user);
+            } catch (IllegalStateException e) { // a lookup that failed, or refuses the user
+                spec.commandLine().getErr().println("postern: " + e.getMessage());
+                return EXIT_FAILURE;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            out.println(route.backend());
             if (explain) {
-                spec.commandLine().getOut().println("  reason: " + route.reason() + " (key \"" + route.key() + "\", strategy "
+                out.println("  reason: " + route.reason() + " (key \"" + route.key() + "\", strategy "
                         + c.routing().strategy() + ")");
+                if (!route.groups().isEmpty()) {
+                    out.println("  groups: " + String.join("; ", route.groups()));
+                }
             }
             return 0;
         }

@@ -18,6 +18,7 @@ import java.util.Set;
  * @param failover {@code true}: while a backend is down its users go to its {@code fallback};
  *     {@code false}: they get {@code NO [UNAVAILABLE]}
  * @param http for {@code strategy: http}: the nginx {@code auth_http}-style lookup service; else {@code null}
+ * @param ldap for {@code strategy: ldap}: the directory to search; else {@code null}
  */
 public record RoutingConfig(
         String strategy,
@@ -26,9 +27,10 @@ public record RoutingConfig(
         List<RingMember> ring,
         Normalize normalize,
         boolean failover,
-        HttpLookup http) {
+        HttpLookup http,
+        LdapLookup ldap) {
 
-    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends", "normalize", "failover", "http");
+    static final Set<String> KEYS = Set.of("strategy", "static", "default", "backends", "normalize", "failover", "http", "ldap");
 
     /**
      * {@code routing.http}: a lookup service that speaks nginx's {@code auth_http} protocol.
@@ -60,6 +62,156 @@ public record RoutingConfig(
                     n.get("cache_ttl").duration(java.time.Duration.ofSeconds(60), java.time.Duration.ZERO),
                     n.get("negative_ttl").duration(java.time.Duration.ofSeconds(10), java.time.Duration.ZERO),
                     n.get("cache_size").integer(100_000, 0, 10_000_000));
+        }
+    }
+
+    /**
+     * {@code routing.ldap}: a directory whose entry for a user names the user's backend, as
+     * perdition and Dovecot's proxy do.
+     *
+     * @param url one or more {@code ldap://} or {@code ldaps://} URLs, separated by spaces, tried in order
+     * @param startTls upgrade an {@code ldap://} connection with StartTLS before binding
+     * @param bindDn the DN to bind as, or {@code null} for an anonymous search
+     * @param bindPassword the password of {@code bindDn} (inline, or read from a file); never in {@link #toString()}
+     * @param base where the search starts (subtree)
+     * @param filter the search filter, with {@code %u} (the routing key), {@code %n} (its part before
+     *     {@code @}), {@code %d} (its domain) escaped as RFC 4515 says, and {@code %%}
+     * @param attribute the attribute whose value is a backend name, or the {@code host[:port]} of a backend
+     * @param groupAttribute an attribute whose values are carried with the route as the user's
+     *     groups (such as {@code memberOf}), or {@code null}
+     * @param timeout connect, read, and the whole lookup (queueing included); longer gives {@code NO [UNAVAILABLE]}
+     * @param cacheTtl how long a found route is reused without asking again
+     * @param negativeTtl how long "no entry" (or no attribute) is reused
+     * @param cacheSize entries at most in the cache
+     * @param maxConnections directory connections (and lookup threads) at most
+     */
+    public record LdapLookup(String url, boolean startTls, String bindDn, String bindPassword, String base,
+            String filter, String attribute, String groupAttribute, java.time.Duration timeout,
+            java.time.Duration cacheTtl, java.time.Duration negativeTtl, int cacheSize, int maxConnections) {
+        static final Set<String> KEYS = Set.of("url", "start_tls", "bind_dn", "bind_password", "bind_password_file",
+                "base", "filter", "attribute", "group_attribute", "timeout", "cache_ttl", "negative_ttl",
+                "cache_size", "max_connections");
+
+        /** The filter for one routing key: the template with its placeholders filled in, escaped. */
+        public String filterFor(String key) {
+            int at = key.lastIndexOf('@');
+            StringBuilder out = new StringBuilder(filter.length() + key.length());
+            for (int i = 0; i < filter.length(); i++) {
+                char c = filter.charAt(i);
+                if (c != '%') {
+                    out.append(c);
+                    continue;
+                }
+                char p = filter.charAt(++i); // read() made sure a known letter follows every %
+                switch (p) {
+                    case 'u' -> escape(key, out);
+                    case 'n' -> escape(at < 0 ? key : key.substring(0, at), out);
+                    case 'd' -> escape(at < 0 ? "" : key.substring(at + 1), out);
+                    default -> out.append('%');
+                }
+            }
+            return out.toString();
+        }
+
+        /** RFC 4515, section 3: {@code * ( ) \ NUL} in an assertion value become {@code \2a \28 \29 \5c \00}. */
+        static void escape(String value, StringBuilder out) {
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                switch (c) {
+                    case '*' -> out.append("\\2a");
+                    case '(' -> out.append("\\28");
+                    case ')' -> out.append("\\29");
+                    case '\\' -> out.append("\\5c");
+                    case '\0' -> out.append("\\00");
+                    default -> out.append(c);
+                }
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "LdapLookup[url=" + url + ", bindDn=" + bindDn + ", base=" + base + ", filter=" + filter
+                    + ", attribute=" + attribute + "]"; // never the password
+        }
+
+        static LdapLookup read(ConfigNode n) throws ConfigException {
+            n.requireMapping(KEYS);
+            String url = n.get("url").requiredString().trim();
+            boolean secure = false;
+            for (String one : url.split("\\s+")) {
+                java.net.URI uri;
+                try {
+                    uri = java.net.URI.create(one);
+                } catch (IllegalArgumentException e) {
+                    throw n.get("url").error("not a URL: " + one);
+                }
+                if (!"ldap".equals(uri.getScheme()) && !"ldaps".equals(uri.getScheme()) || uri.getHost() == null) {
+                    throw n.get("url").error("expected ldap://host[:port] or ldaps://host[:port], found \"" + one + "\"");
+                }
+                secure |= "ldaps".equals(uri.getScheme());
+            }
+            boolean startTls = n.get("start_tls").bool(false);
+            if (startTls && secure) {
+                throw n.get("start_tls").error("StartTLS is for ldap:// URLs; ldaps:// is TLS already");
+            }
+            String bindDn = n.get("bind_dn").string(null);
+            String password = n.get("bind_password").string(null);
+            java.nio.file.Path passwordFile = n.get("bind_password_file").file(true);
+            if (password != null && passwordFile != null) {
+                throw n.get("bind_password_file").error("set bind_password or bind_password_file, not both");
+            }
+            if (passwordFile != null) {
+                try {
+                    password = java.nio.file.Files.readString(passwordFile, java.nio.charset.StandardCharsets.UTF_8)
+                            .replaceFirst("\\r?\\n$", "");
+                } catch (java.io.IOException e) {
+                    throw n.get("bind_password_file").error("cannot read " + passwordFile + ": " + e.getMessage());
+                }
+            }
+            if (bindDn == null && password != null) {
+                throw n.get("bind_dn").error("required when a bind password is set");
+            }
+            if (bindDn != null && (password == null || password.isEmpty())) {
+                throw n.get("bind_password").error("required with bind_dn (or bind_password_file); an empty password would bind anonymously");
+            }
+            String filter = n.get("filter").string("(uid=%u)").trim();
+            checkFilter(n.get("filter"), filter);
+            return new LdapLookup(url, startTls, bindDn, password, n.get("base").requiredString(), filter,
+                    attributeName(n.get("attribute"), "mailHost"), attributeName(n.get("group_attribute"), null),
+                    n.get("timeout").duration(java.time.Duration.ofSeconds(2), java.time.Duration.ofMillis(10)),
+                    n.get("cache_ttl").duration(java.time.Duration.ofSeconds(60), java.time.Duration.ZERO),
+                    n.get("negative_ttl").duration(java.time.Duration.ofSeconds(10), java.time.Duration.ZERO),
+                    n.get("cache_size").integer(100_000, 0, 10_000_000),
+                    n.get("max_connections").integer(4, 1, 64));
+        }
+
+        private static void checkFilter(ConfigNode n, String filter) throws ConfigException {
+            if (!filter.startsWith("(") || !filter.endsWith(")")) {
+                throw n.error("expected a filter in parentheses such as (uid=%u), found \"" + filter + "\"");
+            }
+            boolean user = false;
+            for (int i = 0; i < filter.length(); i++) {
+                if (filter.charAt(i) != '%') {
+                    continue;
+                }
+                char p = i + 1 < filter.length() ? filter.charAt(++i) : ' ';
+                if ("und".indexOf(p) >= 0) {
+                    user = true;
+                } else if (p != '%') {
+                    throw n.error("unknown placeholder %" + p + " (known: %u, %n, %d, %%)");
+                }
+            }
+            if (!user) {
+                throw n.error("the filter names no user: put %u (or %n, %d) in it, as in (uid=%u)");
+            }
+        }
+
+        private static String attributeName(ConfigNode n, String fallback) throws ConfigException {
+            String name = n.string(fallback);
+            if (name != null && !name.matches("[A-Za-z][A-Za-z0-9-]*")) {
+                throw n.error("expected an attribute name such as mailHost, found \"" + name + "\"");
+            }
+            return name;
         }
     }
 
@@ -113,18 +265,10 @@ public record RoutingConfig(
             throw n.error("required");
         }
         String strategy = n.get("strategy").oneOf("static", "static", "hash", "http", "ldap");
-        if (strategy.equals("ldap")) {
-            throw n.get("strategy").error("\"ldap\" is not supported by this build yet (expected: static, hash or http)");
-        }
-        HttpLookup http = null;
-        if (strategy.equals("http")) {
-            if (n.get("http").isMissing()) {
-                throw n.get("http").error("required for strategy http (at least url)");
-            }
-            http = HttpLookup.read(n.get("http"));
-        } else if (!n.get("http").isMissing()) {
-            throw n.get("http").error("only used with strategy: http");
-        }
+        ConfigNode httpSection = lookupSection(n, strategy, "http", "url");
+        HttpLookup http = httpSection == null ? null : HttpLookup.read(httpSection);
+        ConfigNode ldapSection = lookupSection(n, strategy, "ldap", "url and base");
+        LdapLookup ldap = ldapSection == null ? null : LdapLookup.read(ldapSection);
         Normalize normalize = Normalize.read(n.get("normalize"));
         Map<String, String> routes = new LinkedHashMap<>();
         for (Map.Entry<String, ConfigNode> e : n.get("static").entries().entrySet()) {
@@ -155,7 +299,22 @@ public record RoutingConfig(
             throw n.get("backends").error("the hash strategy needs at least one backend in the ring");
         }
         boolean failover = n.get("failover").bool(true);
-        return new RoutingConfig(strategy, Map.copyOf(routes), defaultBackend, List.copyOf(ring), normalize, failover, http);
+        return new RoutingConfig(strategy, Map.copyOf(routes), defaultBackend, List.copyOf(ring), normalize, failover, http, ldap);
+    }
+
+    /** A lookup strategy's section: required with that strategy, refused with any other ({@code null} then). */
+    private static ConfigNode lookupSection(ConfigNode n, String strategy, String name, String atLeast) throws ConfigException {
+        ConfigNode section = n.get(name);
+        if (!strategy.equals(name)) {
+            if (!section.isMissing()) {
+                throw section.error("only used with strategy: " + name);
+            }
+            return null;
+        }
+        if (section.isMissing()) {
+            throw section.error("required for strategy " + name + " (at least " + atLeast + ")");
+        }
+        return section;
     }
 
     private static RingMember ringMember(ConfigNode n, Set<String> backendNames) throws ConfigException {

@@ -96,13 +96,9 @@ public final class HttpRouter implements Router {
         String server = response.headers().firstValue("Auth-Server")
                 .orElseThrow(() -> new IllegalStateException("Auth-Status: OK without Auth-Server"));
         int port = response.headers().firstValue("Auth-Port").map(p -> (int) seconds(p)).orElse(-1);
-        BackendConfig backend = backends.get(server);
+        BackendConfig backend = Routers.named(backends, server, port);
         if (backend == null) {
-            backend = backends.values().stream()
-                    .filter(b -> b.address().host().equals(server) && (port < 0 || b.address().port() == port))
-                    .findFirst()
-                    .orElseThrow(() -> new IllegalStateException(
-                            "Auth-Server " + server + (port < 0 ? "" : ":" + port) + " is no configured backend"));
+            throw new IllegalStateException("Auth-Server " + server + (port < 0 ? "" : ":" + port) + " is no configured backend");
         }
         Route route = new Route(backend.name(), "http", login.user());
         routes.put(login.user(), route);

@@ -2,20 +2,35 @@ package io.postern.proxy.routing;
 
 import java.net.InetAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-/** Picks the backend that holds a user's mailbox. Decided as data; the session carries it out. */
-public interface Router {
+/**
+ * Picks the backend that holds a user's mailbox. Decided as data; the session carries it out.
+ * Implementations are thread-safe: sessions on every event loop share one router.
+ */
+public interface Router extends AutoCloseable {
 
     /**
      * Where a user goes, and why.
      *
      * @param backend the name of a backend under {@code backends}
      * @param reason how it was chosen, for {@code postern.jar route} and the logs:
-     *     {@code static}, {@code hash}, {@code default} or {@code http}
+     *     {@code static}, {@code hash}, {@code default}, {@code http} or {@code ldap}, the last
+     *     followed by what the directory said
      * @param key the routing key: the login name after {@code routing.normalize}
+     * @param groups the user's groups as the routing directory lists them ({@code routing.ldap.group_attribute}),
+     *     for policies to match on; empty for every other strategy
      */
-    record Route(String backend, String reason, String key) {}
+    record Route(String backend, String reason, String key, List<String> groups) {
+        public Route {
+            groups = List.copyOf(groups);
+        }
+
+        public Route(String backend, String reason, String key) {
+            this(backend, reason, key, List.of());
+        }
+    }
 
     /**
      * What a lookup service may want to know of a login.
@@ -60,4 +75,8 @@ public interface Router {
     default CompletableFuture<Route> lookup(Login login) {
         return CompletableFuture.completedFuture(route(login.user()));
     }
+
+    /** Releases what the router holds (directory connections, threads); the server calls it once at shutdown. */
+    @Override
+    default void close() {}
 }

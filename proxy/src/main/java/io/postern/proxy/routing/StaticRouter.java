@@ -33,4 +33,9 @@ public final class StaticRouter implements Router {
         }
         return next.lookup(new Login(key, login.password(), login.client(), login.attempt()));
     }
+
+    @Override
+    public void close() {
+        next.close();
+    }
 }

@@ -42,6 +42,7 @@ public final class PosternServer implements AutoCloseable {
     private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
     private final TlsRuntime tls;
     private final BackendPool pool;
+    private final Router router;
 
     private PosternServer(PosternConfig config, TlsRuntime tls, Transport transport, int workerThreads) {
         this.config = config;
@@ -50,6 +51,7 @@ public final class PosternServer implements AutoCloseable {
         this.acceptGroup = transport.newGroup(1);
         this.workerGroup = transport.newGroup(workerThreads);
         this.pool = new BackendPool(config.backends(), config.routing(), workerGroup, transport.socketChannel());
+        this.router = Routers.of(config);
     }
 
     /**
@@ -77,7 +79,6 @@ public final class PosternServer implements AutoCloseable {
     }
 
     private void bindAll() throws InterruptedException {
-        Router router = Routers.of(config);
         pool.startProbes();
         SessionLimits limits = new SessionLimits(config.limits().maxSessionsPerUser(),
                 config.limits().maxConnectionsPerAddress(), config.limits().maxConnections());
@@ -169,5 +170,6 @@ public final class PosternServer implements AutoCloseable {
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         acceptGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        router.close();
     }
 }

@@ -57,6 +57,7 @@ class DocumentedConfigTest {
                 Map.entry("routing.backends[].", RoutingConfig.RingMember.KEYS),
                 Map.entry("routing.normalize.", RoutingConfig.Normalize.KEYS),
                 Map.entry("routing.http.", RoutingConfig.HttpLookup.KEYS),
+                Map.entry("routing.ldap.", RoutingConfig.LdapLookup.KEYS),
                 Map.entry("tls.", TlsConfig.KEYS),
                 Map.entry("tls.certificates[].", TlsConfig.CertificateConfig.KEYS),
                 Map.entry("limits.", LimitsConfig.KEYS),

@@ -81,7 +81,7 @@ public class PosternConfigTest {
         "max_line_length: 32KiB|max_line_length: lots|limits.max_line_length: expected a size such as 65536, 64KiB or 64MiB, found \"lots\"",
         "pre_auth: 30s|pre_auth: soon|timeouts.pre_auth: expected a duration such as 500ms, 60s, 35m or 1h, found \"soon\"",
         "strategy: static|strategy: magic|routing.strategy: \"magic\" is not one of static, hash, http, ldap",
-        "strategy: static|strategy: ldap|routing.strategy: \"ldap\" is not supported by this build yet (expected: static, hash or http)",
+        "strategy: static|strategy: ldap|routing.ldap: required for strategy ldap (at least url and base)",
         "strategy: static|strategy: http|routing.http: required for strategy http (at least url)",
         "strategy: static|strategy: hash|routing.backends: the hash strategy needs at least one backend in the ring",
         "tls: none\\nbackends|tls: implicit\\nbackends|listeners[0].tls: \"implicit\" needs certificates under tls.certificates",
