@@ -8,13 +8,16 @@
 # and a STARTTLS listener with require_tls, all three with a certificate from
 # `postern.jar cert generate`. openssl s_client checks both TLS handshakes (certificate
 # verified for the name localhost, TLS 1.2 or 1.3), and a LOGIN before STARTTLS must be refused.
+# Last, Debian's haproxy (TCP mode, send-proxy-v2) in front of a fourth listener with
+# proxy_protocol: true: a curl bound to 127.0.0.2 must get the same LIST, and Dovecot must log
+# 127.0.0.2 as the remote address (Postern forwards it with ID x-originating-ip).
 #
 # Usage: .ci/smoke.sh [--direct-only]
 #   --direct-only   only the direct-to-Dovecot half (for checking the script without a jar)
 # Environment:
 #   POSTERN_JAR     the jar (default: proxy/target/postern.jar)
 #   SMOKE_KEEP=1    keep the temp dir (config, logs, Maildirs) for inspection
-# Needs root, dovecot-imapd, curl, isync (mbsync), openssl, java. Exit status 0 only if every
+# Needs root, dovecot-imapd, curl, isync (mbsync), openssl, haproxy, java. Exit status 0 only if every
 # check passed.
 set -euo pipefail
 
@@ -35,6 +38,7 @@ STARTED=$(date +%s)
 WORK=
 DOVECOT_PID=
 POSTERN_PID=
+HAPROXY_PID=
 CHECKS=0
 FAILED=0
 
@@ -54,12 +58,18 @@ cleanup() {
     fi
     wait "$POSTERN_PID" || true   # its exit status after SIGTERM is not this script's verdict
   fi
+  if [ -n "$HAPROXY_PID" ] && kill -0 "$HAPROXY_PID" 2>/dev/null; then
+    kill -TERM "$HAPROXY_PID"
+    for _ in $(seq 50); do kill -0 "$HAPROXY_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$HAPROXY_PID" 2>/dev/null && kill -KILL "$HAPROXY_PID"
+    wait "$HAPROXY_PID" || true
+  fi
   if [ -n "$DOVECOT_PID" ] && kill -0 "$DOVECOT_PID" 2>/dev/null; then
     doveadm -c "$WORK/dovecot.conf" stop || kill -KILL "$DOVECOT_PID"
     wait "$DOVECOT_PID" || true
   fi
   if [ "$status" -ne 0 ] && [ -n "$WORK" ]; then
-    for log in "$WORK/dovecot.out" "$WORK/dovecot.log" "$WORK/cert.log" "$WORK/postern.log"; do
+    for log in "$WORK/dovecot.out" "$WORK/dovecot.log" "$WORK/cert.log" "$WORK/postern.log" "$WORK/haproxy.log"; do
       [ -s "$log" ] && { echo "----- tail of $log"; tail -n 40 "$log"; }
     done
   fi
@@ -79,6 +89,7 @@ done
 if [ "$DIRECT_ONLY" = 0 ]; then
   command -v java >/dev/null || die "missing java"
   [ -f "$JAR" ] || die "missing $JAR (build it with: mvn -B -ntp verify, or package)"
+  command -v haproxy >/dev/null || die "missing haproxy (apt-get install haproxy)"
 fi
 if ! id "$MAIL_USER" >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin "$MAIL_USER"
@@ -109,7 +120,7 @@ EOF
   fi
 }
 read -r DOVECOT_PORT DOVECOT_TLS_PORT DOVECOT_PROXY_PORT POSTERN_PORT POSTERN_IMAPS_PORT POSTERN_STARTTLS_PORT \
-  <<<"$(free_ports 6)"
+  POSTERN_PROXIED_PORT HAPROXY_PORT <<<"$(free_ports 8)"
 
 # Reads the greeting of HOST:PORT within $2 seconds; prints it.
 await_greeting() {
@@ -206,6 +217,7 @@ listeners:
   - {name: imap, bind: "127.0.0.1:$POSTERN_PORT", tls: none}
   - {name: imaps, bind: "127.0.0.1:$POSTERN_IMAPS_PORT", tls: implicit}
   - {name: starttls, bind: "127.0.0.1:$POSTERN_STARTTLS_PORT", tls: starttls, require_tls: true}
+  - {name: proxied, bind: "127.0.0.1:$POSTERN_PROXIED_PORT", tls: none, proxy_protocol: true}
 tls:
   certificates:
     - {cert: "$CERT", key: "$WORK/cert/server.key"}
@@ -213,6 +225,7 @@ backends:
   - name: dovecot
     address: 127.0.0.1:$DOVECOT_PORT
     tls: none
+    forward_client_address: true
 routing:
   strategy: static
   default: dovecot
@@ -459,6 +472,67 @@ if [ "$DIRECT_ONLY" = 0 ]; then
   else
     pass "Postern's log holds no password"
   fi
+fi
+
+# ---------------------------------------------------------------- haproxy in front (PROXY v2)
+# haproxy (connecting from 127.0.0.1) relays a client bound to 127.0.0.2 to the proxy_protocol
+# listener; the address in its PROXY v2 header must be the one Dovecot logs for the login.
+login_from_127_0_0_2() {
+  grep -m1 -o "Login: user=<$USER_NAME>.* rip=127\.0\.0\.2, lip=[0-9.]*" "$WORK/dovecot.log"
+}
+
+haproxy_in_front() {
+  local list=$WORK/curl/haproxy-list status=0 deadline line
+  cat >"$WORK/haproxy.cfg" <<EOF
+global
+  maxconn 64
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend imap
+  bind 127.0.0.1:$HAPROXY_PORT
+  default_backend postern
+backend postern
+  server postern 127.0.0.1:$POSTERN_PROXIED_PORT send-proxy-v2
+EOF
+  haproxy -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 || { fail "haproxy -c: $(tail -n 3 "$WORK/haproxy.log")"; return; }
+  haproxy -db -f "$WORK/haproxy.cfg" </dev/null >>"$WORK/haproxy.log" 2>&1 &
+  HAPROXY_PID=$!
+  if ! line=$(await_greeting "$HAPROXY_PORT" 10 "$HAPROXY_PID"); then
+    fail "haproxy: no greeting through 127.0.0.1:$HAPROXY_PORT: $(tail -n 3 "$WORK/haproxy.log")"
+    return
+  fi
+  pass "haproxy on 127.0.0.1:$HAPROXY_PORT relays Postern's greeting: $line"
+  mkdir -p "$WORK/curl"
+  curl -sS --max-time 30 --interface 127.0.0.2 --user "$USER_NAME:$PASSWORD" --url "imap://127.0.0.1:$HAPROXY_PORT/" \
+    -o "$list" 2>"$list.err" || status=$?
+  if [ "$status" -ne 0 ]; then
+    fail "curl LIST from 127.0.0.2 via haproxy: exit $status: $(cat "$list.err")"
+    return
+  fi
+  [ -f "$WORK/curl/direct/list" ] && same "curl list: haproxy + Postern (PROXY v2) = direct" "$list" "$WORK/curl/direct/list"
+  # Dovecot may write the login line a moment after the answer: a bounded wait for it.
+  deadline=$(( $(date +%s) + 5 ))
+  until line=$(login_from_127_0_0_2) || [ "$(date +%s)" -ge "$deadline" ]; do
+    sleep 0.2
+  done
+  if line=$(login_from_127_0_0_2); then
+    pass "Dovecot logged the client behind haproxy: $line"
+  else
+    fail "Dovecot logged no login with rip=127.0.0.2: $(grep 'Login: ' "$WORK/dovecot.log" | tail -n 2)"
+  fi
+  if grep -q "logged in from /127\.0\.0\.2:" "$WORK/postern.log"; then
+    pass "Postern logged the login from 127.0.0.2, the address in haproxy's PROXY header"
+  else
+    fail "Postern's log has no login from 127.0.0.2"
+  fi
+}
+
+if [ "$DIRECT_ONLY" = 0 ]; then
+  say "haproxy (send-proxy-v2) in front of a proxy_protocol listener"
+  haproxy_in_front
 fi
 
 # ---------------------------------------------------------------- summary
