@@ -19,8 +19,9 @@ import java.util.zip.Inflater;
  * the socket for more. The connection's own backpressure (reads requested only while the other
  * side is writable) therefore holds for inflated data too.
  *
- * <p>Malformed input, or a deflate stream that ends (a final block: COMPRESS has no end), is an
- * {@link DecoderException} fired down the pipeline. One instance per channel; all calls on its
+ * <p>Malformed input is a {@link DecoderException} fired down the pipeline. A stream that ends
+ * (a final block, sent by a peer about to close) passes on what it held; bytes after its end are
+ * dropped. One instance per channel; all calls on its
  * event loop.
  */
 public final class InflateHandler extends ChannelDuplexHandler {
@@ -28,11 +29,14 @@ public final class InflateHandler extends ChannelDuplexHandler {
     /** Plain bytes passed on per read at most. */
     static final int BUDGET = 256 * 1024;
     private static final int CHUNK = 16 * 1024;
+    private static final byte[] NO_INPUT = new byte[0];
 
     private final Inflater inflater = new Inflater(true);
     /** Compressed input the inflater has not taken in full; retained until it has. */
     private ByteBuf input;
     private boolean failed;
+    /** The peer's deflate stream ended with a final block. */
+    private boolean ended;
     private long bytesIn;
     private long bytesOut;
 
@@ -40,6 +44,7 @@ public final class InflateHandler extends ChannelDuplexHandler {
     public InflateHandler(ByteBuf buffered) {
         if (buffered != null && buffered.isReadable()) {
             input = buffered;
+            startInput(buffered);
             bytesIn += buffered.readableBytes();
         } else if (buffered != null) {
             buffered.release();
@@ -52,7 +57,7 @@ public final class InflateHandler extends ChannelDuplexHandler {
             ctx.fireChannelRead(msg);
             return;
         }
-        if (failed) {
+        if (failed || ended) {
             in.release();
             return;
         }
@@ -93,9 +98,6 @@ public final class InflateHandler extends ChannelDuplexHandler {
             int n;
             try {
                 n = inflater.inflate(out.nioBuffer(out.writerIndex(), out.writableBytes()));
-                if (inflater.finished()) {
-                    throw new DataFormatException("the deflate stream ended (a final block)");
-                }
                 if (n == 0 && inflater.needsDictionary()) {
                     throw new DataFormatException("a preset dictionary is not part of COMPRESS=DEFLATE");
                 }
@@ -104,8 +106,13 @@ public final class InflateHandler extends ChannelDuplexHandler {
                 fail(ctx, e);
                 return;
             }
-            if (inflater.needsInput()) {
-                inflater.setInput(new byte[0]);
+            if (inflater.finished()) {
+                // a final block: the peer ended its stream, as Dovecot does when it closes after
+                // LOGOUT; anything after it is not IMAP and is dropped
+                ended = true;
+                releaseInput();
+            } else if (inflater.needsInput()) {
+                inflater.setInput(NO_INPUT);
                 input.release();
                 input = null;
             }

@@ -27,6 +27,8 @@ import java.util.Set;
  * @param healthCheck how the backend is probed
  * @param proxyProtocol {@code none}, or {@code v1}/{@code v2}: open every connection with a PROXY
  *     protocol header carrying the client's address (for backends with {@code haproxy = yes})
+ * @param compress after login, ask a backend that offers {@code COMPRESS=DEFLATE} to compress
+ *     (for backends across a slow or metered link)
  */
 public record BackendConfig(
         String name,
@@ -42,11 +44,12 @@ public record BackendConfig(
         String fallback,
         int maxSessions,
         HealthCheck healthCheck,
-        String proxyProtocol) {
+        String proxyProtocol,
+        boolean compress) {
 
     static final Set<String> KEYS = Set.of(
             "name", "address", "tls", "ca", "server_name", "pin_sha256", "insecure", "connect_timeout", "login_timeout",
-            "forward_client_address", "fallback", "max_sessions", "health_check", "proxy_protocol");
+            "forward_client_address", "fallback", "max_sessions", "health_check", "proxy_protocol", "compress");
 
     /**
      * {@code backends[i].health_check}: a probe connects, reads the greeting and closes, every
@@ -110,6 +113,6 @@ public record BackendConfig(
         HealthCheck health = HealthCheck.read(n.get("health_check"));
         String proxyProtocol = n.get("proxy_protocol").oneOf("none", "none", "v1", "v2");
         return new BackendConfig(name, address, tls, ca, serverName, pins, insecure, connect, login, forward, fallback,
-                maxSessions, health, proxyProtocol);
+                maxSessions, health, proxyProtocol, n.get("compress").bool(false));
     }
 }

@@ -5,21 +5,28 @@ import io.netty.channel.Channel;
 import io.netty.util.ReferenceCountUtil;
 import io.postern.imap.codec.ImapDecoderError;
 import io.postern.imap.codec.ImapFrame;
+import io.postern.imap.codec.ImapFrameDecoder;
 import io.postern.imap.codec.ImapLine;
 import io.postern.imap.parse.ImapParseException;
 import io.postern.imap.parse.ResponseHead;
+import io.postern.proxy.compress.Compression;
+import io.postern.proxy.server.HandlerNames;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Logs in at the backend with the client's credentials: greeting, CAPABILITY when the greeting
  * has none, then AUTHENTICATE PLAIN (with SASL-IR when offered) or LOGIN (quoted strings, or
  * literals for names and passwords that a quoted string cannot carry), then the post-login
- * capabilities. Runs on the session's event loop; reports exactly once to the session.
+ * capabilities, and COMPRESS when configured and offered. Runs on the session's event loop; reports exactly once to the session.
  */
 final class BackendLogin {
+
+    private static final Logger log = LoggerFactory.getLogger(BackendLogin.class);
 
     private enum Step {
         GREETING,
@@ -29,6 +36,7 @@ final class BackendLogin {
         ID,
         LOGIN,
         POST_CAPABILITY,
+        COMPRESS,
         DONE
     }
 
@@ -37,10 +45,12 @@ final class BackendLogin {
     private static final String LOGIN_TAG = "postern2";
     private static final String POST_CAPABILITY_TAG = "postern3";
     private static final String ID_TAG = "postern4";
+    private static final String COMPRESS_TAG = "postern5";
 
     private final ClientSession session;
     private final Channel backend;
     private final boolean startTls;
+    private final boolean compress;
     /** An {@code ID} command that tells the backend who the client is, or {@code null}. */
     private final String clientId;
     private Credentials credentials;
@@ -49,13 +59,17 @@ final class BackendLogin {
     private List<String> loginCapabilities = List.of();
     /** What to send after each '+' of the login exchange. */
     private final ArrayDeque<String> afterContinuation = new ArrayDeque<>();
+    private Compression compression;
 
     /**
      * @param startTls the backend is configured with {@code tls: starttls}
      * @param clientId the parameter list of an {@code ID} to send before the login, or {@code null}
+     * @param compress ask for COMPRESS=DEFLATE after login when the backend offers it
      */
-    BackendLogin(ClientSession session, Channel backend, Credentials credentials, boolean startTls, String clientId) {
+    BackendLogin(ClientSession session, Channel backend, Credentials credentials, boolean startTls, String clientId,
+            boolean compress) {
         this.session = session;
+        this.compress = compress;
         this.backend = backend;
         this.credentials = credentials;
         this.startTls = startTls;
@@ -190,6 +204,18 @@ final class BackendLogin {
                     succeed();
                 }
             }
+            case COMPRESS -> {
+                if (head.isTagged() && COMPRESS_TAG.equals(head.tag())) {
+                    if ("OK".equals(head.keyword())) {
+                        // everything after this line is compressed, including what was read with it
+                        ImapFrameDecoder decoder = (ImapFrameDecoder) backend.pipeline().get(HandlerNames.FRAME_DECODER);
+                        compression = Compression.install(backend.pipeline(), decoder.takeBufferedInput());
+                    } else {
+                        log.warn("backend refused COMPRESS ({} {}); relaying uncompressed", head.keyword(), head.text(line));
+                    }
+                    finish();
+                }
+            }
             case DONE -> { }
             default -> throw new IllegalStateException("step " + step);
         }
@@ -234,8 +260,22 @@ final class BackendLogin {
     }
 
     private void succeed() {
+        if (compress && Capabilities.has(loginCapabilities.isEmpty() ? capabilities : loginCapabilities, "COMPRESS=DEFLATE")) {
+            step = Step.COMPRESS;
+            send(COMPRESS_TAG + " COMPRESS DEFLATE\r\n");
+            return;
+        }
+        finish();
+    }
+
+    private void finish() {
         step = Step.DONE;
         session.loginSucceeded(loginCapabilities.isEmpty() ? capabilities : loginCapabilities);
+    }
+
+    /** COMPRESS=DEFLATE on the backend connection, or {@code null}. */
+    Compression compression() {
+        return compression;
     }
 
     private void fail(String reason) {

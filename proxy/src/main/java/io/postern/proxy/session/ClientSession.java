@@ -710,7 +710,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         String slot = backendName;
         ch.closeFuture().addListener(f -> pool.release(slot)); // the session slot taken above
         login = new BackendLogin(this, ch, credentials, target.tls().equals("starttls"),
-                target.forwardClientAddress() ? clientIdParameters() : null);
+                target.forwardClientAddress() ? clientIdParameters() : null, target.compress());
         loginTimer = client.eventLoop().schedule(
                 () -> backendUnavailable("no login answer within " + target.loginTimeout().toMillis() + " ms"),
                 target.loginTimeout().toMillis(), TimeUnit.MILLISECONDS);

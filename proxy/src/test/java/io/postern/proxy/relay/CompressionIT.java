@@ -211,6 +211,42 @@ class CompressionIT {
     }
 
     @Test
+    void aBackendThatOffersCompressionIsAskedForItWhenConfigured() throws Exception {
+        byte[] mail = message("backend-leg", 1_500_000);
+        dovecot.seedMessage("zack", "INBOX", mail);
+        try (RecordingRelay backendLeg = new RecordingRelay(new InetSocketAddress(dovecot.host(), dovecot.port()));
+                PosternServer p = PosternServer.start(PosternConfig.parse("""
+                        listeners:
+                          - {name: imap, bind: "127.0.0.1:0", tls: none}
+                        backends:
+                          - {name: backend, address: "127.0.0.1:%d", tls: none, compress: true}
+                        routing: {strategy: static, default: backend}
+                        """.formatted(backendLeg.port())));
+                RawImapClient c = new RawImapClient(p.address("imap"))) {
+            c.line();
+            // the client leg compressed as well: two independent deflate streams, parsed in between
+            c.send("g1 LOGIN zack " + PASSWORD + "\r\ng2 COMPRESS DEFLATE\r\n");
+            assertThat(c.tagged("g1")).startsWith("g1 OK");
+            assertThat(c.tagged("g2")).startsWith("g2 OK");
+            c.compress();
+            c.send("g3 EXAMINE INBOX\r\ng4 SEARCH SUBJECT backend-leg\r\n");
+            assertThat(c.tagged("g3")).startsWith("g3 OK");
+            List<String> search = c.until("g4");
+            String seq = search.get(0).trim().replace("* SEARCH ", "");
+            c.send("g5 FETCH " + seq + " BODY.PEEK[]\r\ng6 LOGOUT\r\n");
+            byte[] fetched = c.until("g5").get(0).getBytes(StandardCharsets.ISO_8859_1);
+            String head = "* " + seq + " FETCH (BODY[] {" + mail.length + "}\r\n";
+            assertThat(new String(fetched, 0, head.length(), StandardCharsets.ISO_8859_1)).isEqualTo(head);
+            assertThat(java.util.Arrays.copyOfRange(fetched, head.length(), head.length() + mail.length)).isEqualTo(mail);
+            assertThat(c.tagged("g6")).startsWith("g6 OK");
+            String toBackend = backendLeg.sentToBackend();
+            assertThat(toBackend).contains(" COMPRESS DEFLATE\r\n");
+            // what the client sent after login reached Dovecot only compressed
+            assertThat(toBackend).doesNotContain("EXAMINE").doesNotContain("SEARCH").doesNotContain("LOGOUT");
+        }
+    }
+
+    @Test
     void aListenerWithCompressionOffDoesNotOfferIt() throws Exception {
         try (RawImapClient c = new RawImapClient(plainOnly.address("imap"))) {
             c.line();
