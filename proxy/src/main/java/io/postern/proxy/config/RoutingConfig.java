@@ -71,6 +71,8 @@ public record RoutingConfig(
      *
      * @param url one or more {@code ldap://} or {@code ldaps://} URLs, separated by spaces, tried in order
      * @param startTls upgrade an {@code ldap://} connection with StartTLS before binding
+     * @param ca the certificates that verify the directory's TLS certificate (for {@code ldaps://}
+     *     or StartTLS), or empty for the JVM's trust store
      * @param bindDn the DN to bind as, or {@code null} for an anonymous search
      * @param bindPassword the password of {@code bindDn} (inline, or read from a file); never in {@link #toString()}
      * @param base where the search starts (subtree)
@@ -85,10 +87,10 @@ public record RoutingConfig(
      * @param cacheSize entries at most in the cache
      * @param maxConnections directory connections (and lookup threads) at most
      */
-    public record LdapLookup(String url, boolean startTls, String bindDn, String bindPassword, String base,
+    public record LdapLookup(String url, boolean startTls, List<java.security.cert.X509Certificate> ca, String bindDn, String bindPassword, String base,
             String filter, String attribute, String groupAttribute, java.time.Duration timeout,
             java.time.Duration cacheTtl, java.time.Duration negativeTtl, int cacheSize, int maxConnections) {
-        static final Set<String> KEYS = Set.of("url", "start_tls", "bind_dn", "bind_password", "bind_password_file",
+        static final Set<String> KEYS = Set.of("url", "start_tls", "ca", "bind_dn", "bind_password", "bind_password_file",
                 "base", "filter", "attribute", "group_attribute", "timeout", "cache_ttl", "negative_ttl",
                 "cache_size", "max_connections");
 
@@ -138,6 +140,7 @@ public record RoutingConfig(
             n.requireMapping(KEYS);
             String url = n.get("url").requiredString().trim();
             boolean secure = false;
+            boolean plain = false;
             for (String one : url.split("\\s+")) {
                 java.net.URI uri;
                 try {
@@ -149,10 +152,26 @@ public record RoutingConfig(
                     throw n.get("url").error("expected ldap://host[:port] or ldaps://host[:port], found \"" + one + "\"");
                 }
                 secure |= "ldaps".equals(uri.getScheme());
+                plain |= "ldap".equals(uri.getScheme());
+            }
+            if (secure && plain) {
+                throw n.get("url").error("mixes ldap:// and ldaps:// URLs; use one scheme (with start_tls for ldap://)");
             }
             boolean startTls = n.get("start_tls").bool(false);
             if (startTls && secure) {
                 throw n.get("start_tls").error("StartTLS is for ldap:// URLs; ldaps:// is TLS already");
+            }
+            java.nio.file.Path caFile = n.get("ca").file(true);
+            List<java.security.cert.X509Certificate> ca = List.of();
+            if (caFile != null) {
+                if (!startTls && !secure) {
+                    throw n.get("ca").error("only used with ldaps:// URLs or start_tls: true");
+                }
+                try {
+                    ca = io.postern.tls.PemKeyPair.loadCertificates(caFile);
+                } catch (io.postern.tls.TlsConfigException e) {
+                    throw n.get("ca").error(e.getMessage());
+                }
             }
             String bindDn = n.get("bind_dn").string(null);
             String password = n.get("bind_password").string(null);
@@ -176,7 +195,7 @@ public record RoutingConfig(
             }
             String filter = n.get("filter").string("(uid=%u)").trim();
             checkFilter(n.get("filter"), filter);
-            return new LdapLookup(url, startTls, bindDn, password, n.get("base").requiredString(), filter,
+            return new LdapLookup(url, startTls, ca, bindDn, password, n.get("base").requiredString(), filter,
                     attributeName(n.get("attribute"), "mailHost"), attributeName(n.get("group_attribute"), null),
                     n.get("timeout").duration(java.time.Duration.ofSeconds(2), java.time.Duration.ofMillis(10)),
                     n.get("cache_ttl").duration(java.time.Duration.ofSeconds(60), java.time.Duration.ZERO),

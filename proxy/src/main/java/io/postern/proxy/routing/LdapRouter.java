@@ -7,6 +7,9 @@ import io.postern.proxy.config.BackendConfig;
 import io.postern.proxy.config.RoutingConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Hashtable;
@@ -34,6 +37,10 @@ import javax.naming.ldap.InitialLdapContext;
 import javax.naming.ldap.LdapContext;
 import javax.naming.ldap.StartTlsRequest;
 import javax.naming.ldap.StartTlsResponse;
+import javax.net.SocketFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.TrustManagerFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -103,6 +110,8 @@ public final class LdapRouter implements Router {
     private final ThreadPoolExecutor executor;
     private final BlockingDeque<LdapContext> idle = new LinkedBlockingDeque<>();
     private final AsyncCache<String, Answer> cache;
+    /** TLS that trusts {@code routing.ldap.ca}, or {@code null} for the JVM's defaults. */
+    private final SSLSocketFactory tls;
     private volatile boolean closed;
 
     /**
@@ -120,6 +129,10 @@ public final class LdapRouter implements Router {
         environment.put("com.sun.jndi.ldap.connect.timeout", millis);
         environment.put("com.sun.jndi.ldap.read.timeout", millis);
         environment.put("com.sun.jndi.ldap.connect.pool", "false");
+        this.tls = config.ca().isEmpty() ? null : trusting(config.ca());
+        if (tls != null && !config.startTls()) { // ldaps:// (every URL: read() refuses a mix)
+            environment.put("java.naming.ldap.factory.socket", TlsSockets.class.getName());
+        }
         int pool = POOLS.incrementAndGet();
         AtomicInteger threads = new AtomicInteger();
         this.executor = new ThreadPoolExecutor(config.maxConnections(), config.maxConnections(), 30, TimeUnit.SECONDS,
@@ -219,6 +232,15 @@ public final class LdapRouter implements Router {
 
     /** One search, on a pooled connection (once more on a new one if the pooled one turns out dead). */
     Answer search(String key) throws NamingException, IOException {
+        TlsSockets.CURRENT.set(tls); // JNDI may connect during any call below, on this thread
+        try {
+            return searchOnce(key);
+        } finally {
+            TlsSockets.CURRENT.remove();
+        }
+    }
+
+    private Answer searchOnce(String key) throws NamingException, IOException {
         String filter = config.filterFor(key);
         LdapContext ctx = idle.pollFirst();
         if (ctx != null) {
@@ -341,8 +363,12 @@ public final class LdapRouter implements Router {
         env.put(Context.SECURITY_AUTHENTICATION, "none");
         LdapContext ctx = new InitialLdapContext(env, null);
         try {
-            StartTlsResponse tls = (StartTlsResponse) ctx.extendedOperation(new StartTlsRequest());
-            tls.negotiate();
+            StartTlsResponse upgrade = (StartTlsResponse) ctx.extendedOperation(new StartTlsRequest());
+            if (tls != null) {
+                upgrade.negotiate(tls); // verifies the certificate, and that it names the URL's host
+            } else {
+                upgrade.negotiate();
+            }
             Hashtable<String, Object> auth = new Hashtable<>();
             credentials(auth);
             for (Map.Entry<String, Object> e : auth.entrySet()) {
@@ -353,6 +379,39 @@ public final class LdapRouter implements Router {
         } catch (NamingException | IOException | RuntimeException e) {
             close(ctx);
             throw e;
+        }
+    }
+
+    private static SSLSocketFactory trusting(List<X509Certificate> ca) {
+        try {
+            KeyStore anchors = KeyStore.getInstance("PKCS12");
+            anchors.load(null, null);
+            for (int i = 0; i < ca.size(); i++) {
+                anchors.setCertificateEntry("ca-" + i, ca.get(i));
+            }
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(anchors);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            return context.getSocketFactory();
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("cannot build a TLS context from routing.ldap.ca: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * JNDI takes the socket factory of {@code ldaps://} as a class name whose static
+     * {@code getDefault()} it calls; this one answers the factory of the router searching on the
+     * calling thread ({@code routing.ldap.ca}), set around each search. Not for other use.
+     */
+    public static final class TlsSockets {
+        static final ThreadLocal<SSLSocketFactory> CURRENT = new ThreadLocal<>();
+
+        private TlsSockets() {}
+
+        public static SocketFactory getDefault() {
+            SSLSocketFactory factory = CURRENT.get();
+            return factory != null ? factory : SSLSocketFactory.getDefault();
         }
     }
 

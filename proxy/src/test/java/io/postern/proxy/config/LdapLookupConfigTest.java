@@ -80,8 +80,10 @@ class LdapLookupConfigTest {
         "filter: (uid=%x)|routing.ldap.filter: unknown placeholder %x (known: %u, %n, %d, %%)",
         "filter: (uid=alice)|routing.ldap.filter: the filter names no user: put %u (or %n, %d) in it, as in (uid=%u)",
         "attribute: mail host|routing.ldap.attribute: expected an attribute name such as mailHost, found \"mail host\"",
+        "url: ldap://a ldaps://b|routing.ldap.url: mixes ldap:// and ldaps:// URLs; use one scheme (with start_tls for ldap://)",
+        "ca: /nonexistent|routing.ldap.ca: cannot read file /nonexistent",
         "max_connections: 0|routing.ldap.max_connections: 0 is out of range (expected: 1 to 64)",
-        "colour: blue|routing.ldap.colour: unknown key (known keys: attribute, base, bind_dn, bind_password, bind_password_file, cache_size, cache_ttl, filter, group_attribute, max_connections, negative_ttl, start_tls, timeout, url)",
+        "colour: blue|routing.ldap.colour: unknown key (known keys: attribute, base, bind_dn, bind_password, bind_password_file, ca, cache_size, cache_ttl, filter, group_attribute, max_connections, negative_ttl, start_tls, timeout, url)",
     })
     void badValuesNameTheirKeyPath(String extra, String message) {
         String lines = ("    " + extra.strip().replace("\\n", "\n    ")) + "\n";
@@ -95,5 +97,15 @@ class LdapLookupConfigTest {
                 .hasMessage("routing.ldap: only used with strategy: ldap");
         assertThatThrownBy(() -> PosternConfig.parse(BASE.replace("    base: ou=people,dc=example,dc=org\n", "")))
                 .hasMessage("routing.ldap.base: required");
+    }
+
+    @Test
+    void theCaIsForTlsAndMustHoldCertificates(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("junk.pem"), "not a certificate\n");
+        String withCa = BASE + "    ca: \"" + dir.resolve("junk.pem") + "\"\n";
+        assertThatThrownBy(() -> PosternConfig.parse(withCa))
+                .hasMessage("routing.ldap.ca: only used with ldaps:// URLs or start_tls: true");
+        assertThatThrownBy(() -> PosternConfig.parse(withCa.replace("url: ldap://", "url: ldaps://")))
+                .hasMessageStartingWith("routing.ldap.ca: " + dir.resolve("junk.pem") + ": ");
     }
 }

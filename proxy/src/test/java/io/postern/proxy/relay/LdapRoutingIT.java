@@ -9,8 +9,10 @@ import io.postern.proxy.routing.Routers;
 import io.postern.proxy.server.PosternServer;
 import io.postern.proxy.testing.DovecotFixture;
 import io.postern.proxy.testing.SlapdFixture;
+import io.postern.tls.SelfSignedCertificates;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -40,6 +42,9 @@ class LdapRoutingIT {
     private DovecotFixture shardA;
     private DovecotFixture shardB;
     private SlapdFixture slapd;
+    private Path certificates;
+    private Path directoryCa;
+    private Path otherCa;
     @TempDir
     Path dir;
 
@@ -54,7 +59,15 @@ class LdapRoutingIT {
         users.forEach(u -> b.user(u, PASSWORD));
         shardA = a.start();
         shardB = b.start();
-        slapd = SlapdFixture.builder().ldif(person("alice", "mailHost: shard-a")
+        certificates = Files.createTempDirectory("postern-ldap-tls-");
+        Files.createDirectories(certificates.resolve("directory"));
+        Files.createDirectories(certificates.resolve("other"));
+        SelfSignedCertificates.Generated pair = SelfSignedCertificates.generate(SlapdFixture.HOST,
+                List.of(SlapdFixture.HOST), certificates.resolve("directory"), Duration.ofDays(1));
+        directoryCa = pair.cert();
+        otherCa = SelfSignedCertificates.generate(SlapdFixture.HOST, List.of(SlapdFixture.HOST),
+                certificates.resolve("other"), Duration.ofDays(1)).cert();
+        slapd = SlapdFixture.builder().tls(pair.cert(), pair.key()).ldif(person("alice", "mailHost: shard-a")
                 + person("bob", "mailHost: 127.0.0.1:" + shardB.port())
                 + person("carol", "mailHost: shard-b\nou: staff\nou: auditors")
                 + person("dave", "")
@@ -72,6 +85,13 @@ class LdapRoutingIT {
         for (AutoCloseable c : new AutoCloseable[] {slapd, shardA, shardB}) {
             if (c != null) {
                 c.close();
+            }
+        }
+        if (certificates != null) {
+            try (java.util.stream.Stream<Path> files = Files.walk(certificates)) {
+                for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(f);
+                }
             }
         }
     }
@@ -263,6 +283,36 @@ class LdapRoutingIT {
         } finally {
             System.setOut(out);
             System.setErr(err);
+        }
+    }
+
+    /** The directory over TLS: ldaps:// or StartTLS, verified against routing.ldap.ca, host name included. */
+    @Test
+    void tlsToTheDirectoryIsVerifiedAgainstTheConfiguredCa() throws Exception {
+        String ldaps = config("").replace("url: \"" + slapd.url() + "\"",
+                "url: \"" + slapd.ldapsUrl(SlapdFixture.HOST) + "\"\n    ca: \"" + directoryCa + "\"");
+        try (PosternServer postern = PosternServer.start(PosternConfig.parse(ldaps))) {
+            assertThat(login(postern, "alice")).isEqualTo("shard-a");
+        }
+        int before = slapd.startTlsCount();
+        String startTls = config("").replace("url: \"" + slapd.url() + "\"",
+                "url: \"" + slapd.url() + "\"\n    start_tls: true\n    ca: \"" + directoryCa + "\"");
+        try (Router router = Routers.of(PosternConfig.parse(startTls))) {
+            assertThat(router.route("bob").backend()).isEqualTo("shard-b");
+        }
+        assertThat(slapd.startTlsCount()).isEqualTo(before + 1);
+        // another CA, or a certificate that does not name the host in the URL: no route
+        for (String bad : List.of(ldaps.replace(directoryCa.toString(), otherCa.toString()),
+                startTls.replace(directoryCa.toString(), otherCa.toString()),
+                ldaps.replace(slapd.ldapsUrl(SlapdFixture.HOST), slapd.ldapsUrl(SlapdFixture.OTHER_HOST)),
+                startTls.replace(slapd.url(), slapd.url(SlapdFixture.OTHER_HOST)))) {
+            try (Router router = Routers.of(PosternConfig.parse(bad))) {
+                assertThatThrownBy(() -> router.route("alice")).as(bad)
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("directory lookup of alice failed")
+                        .hasMessageFindingMatch("PKIX path|subject alternative names matching IP address 127.0.0.2|"
+                                + "hostname of the server '127.0.0.2' does not match");
+            }
         }
     }
 }

@@ -59,7 +59,8 @@ public final class SlapdFixture implements AutoCloseable {
     public static final String SERVICE_PASSWORD = "service secret";
 
     private static final Logger log = LoggerFactory.getLogger(SlapdFixture.class);
-    private static final String HOST = "127.0.0.1";
+    public static final String HOST = "127.0.0.1";
+    public static final String OTHER_HOST = "127.0.0.2";
     private static final Path SCHEMA_DIR = Path.of("/etc/ldap/schema");
     private static final List<String> SCHEMAS = List.of("core", "cosine", "inetorgperson", "misc");
     private static final List<Path> BINARY_DIRS = List.of(Path.of("/usr/sbin"), Path.of("/usr/local/sbin"), Path.of("/sbin"));
@@ -74,6 +75,8 @@ public final class SlapdFixture implements AutoCloseable {
     private final Thread shutdownHook = new Thread(this::kill, "slapd-fixture-shutdown");
     private Process process;
     private int port;
+    private int ldapsPort;
+    private boolean tls;
     private boolean paused;
 
     private SlapdFixture(Path directory, Path slapd) {
@@ -129,6 +132,8 @@ public final class SlapdFixture implements AutoCloseable {
 
     public static final class Builder {
         private final StringBuilder ldif = new StringBuilder();
+        private Path certificate;
+        private Path key;
 
         private Builder() {}
 
@@ -138,12 +143,28 @@ public final class SlapdFixture implements AutoCloseable {
             return this;
         }
 
+        /**
+         * TLS with this PEM certificate and key: StartTLS on the {@code ldap://} port, and an
+         * {@code ldaps://} port. Both then listen on {@value #HOST} and on {@value #OTHER_HOST}
+         * (for tests of a certificate that names another host).
+         */
+        public Builder tls(Path certificatePem, Path keyPem) {
+            this.certificate = certificatePem;
+            this.key = keyPem;
+            return this;
+        }
+
         /** Skips or fails where slapd is not available; otherwise loads the entries and starts slapd. */
         public SlapdFixture start() throws IOException {
             assumeAvailable();
             Path dir = Files.createTempDirectory("postern-slapd-");
             SlapdFixture fixture = new SlapdFixture(dir, findBinary("slapd").orElseThrow());
             try {
+                if (certificate != null) {
+                    fixture.tls = true;
+                    Files.copy(certificate, dir.resolve("server.crt"));
+                    fixture.copyKey(key, dir.resolve("server.key"));
+                }
                 fixture.load(ldif.toString());
                 Runtime.getRuntime().addShutdownHook(fixture.shutdownHook);
                 fixture.launch(true);
@@ -163,6 +184,10 @@ public final class SlapdFixture implements AutoCloseable {
         }
         if (Files.isDirectory(MODULE_DIR)) { // Debian builds the backends as modules
             conf.append("modulepath ").append(MODULE_DIR).append("\nmoduleload back_mdb\n");
+        }
+        if (tls) {
+            conf.append("TLSCertificateFile ").append(directory.resolve("server.crt")).append('\n')
+                    .append("TLSCertificateKeyFile ").append(directory.resolve("server.key")).append('\n');
         }
         conf.append("pidfile ").append(directory.resolve("slapd.pid")).append('\n')
                 .append("argsfile ").append(directory.resolve("slapd.args")).append('\n')
@@ -196,16 +221,37 @@ public final class SlapdFixture implements AutoCloseable {
                 """.formatted(SUFFIX, PEOPLE, SERVICE_DN, SERVICE_PASSWORD);
         Path data = directory.resolve("data.ldif");
         Files.writeString(data, base + entries, StandardCharsets.UTF_8);
-        Path output = directory.resolve("slapadd.out");
-        Process slapadd = new ProcessBuilder(findBinary("slapadd").orElseThrow().toString(),
-                "-f", config().toString(), "-l", data.toString())
+        String failure = run("slapadd", findBinary("slapadd").orElseThrow().toString(),
+                "-f", config().toString(), "-l", data.toString());
+        if (failure != null) {
+            throw new IOException("slapadd failed: " + failure);
+        }
+    }
+
+    /** Runs a command to its end (bounded); {@code null} when it succeeded, else its output. */
+    private String run(String name, String... command) throws IOException {
+        Path output = directory.resolve(name + ".out");
+        Process child = new ProcessBuilder(command)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true)
                 .redirectOutput(output.toFile())
                 .start();
-        if (!waitFor(slapadd, STOP_TIMEOUT) || slapadd.exitValue() != 0) {
-            slapadd.destroyForcibly();
-            throw new IOException("slapadd failed: " + Files.readString(output, StandardCharsets.UTF_8));
+        if (!waitFor(child, STOP_TIMEOUT)) {
+            child.destroyForcibly();
+            return name + " did not finish within " + STOP_TIMEOUT.toSeconds() + " s";
+        }
+        return child.exitValue() == 0 ? null : Files.readString(output, StandardCharsets.UTF_8).strip();
+    }
+
+    /**
+     * Copies an EC key as SEC1 with its public key ({@code openssl ec}): slapd's GnuTLS refuses a
+     * PKCS#8 EC key without it, which is what Bouncy Castle writes. Other keys are copied as they are.
+     */
+    private void copyKey(Path from, Path to) throws IOException {
+        String failure = run("openssl", "openssl", "ec", "-in", from.toString(), "-out", to.toString());
+        if (failure != null) {
+            log.info("openssl ec did not convert {} ({}); slapd gets it as it is", from, failure);
+            Files.copy(from, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
     }
 
@@ -213,13 +259,19 @@ public final class SlapdFixture implements AutoCloseable {
     private void launch(boolean newPort) throws IOException {
         for (int attempt = 1; ; attempt++) {
             if (newPort) {
-                try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {
+                try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(HOST));
+                        ServerSocket t = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {
                     port = s.getLocalPort();
+                    ldapsPort = t.getLocalPort();
                 }
             }
+            String urls = "ldap://" + HOST + ":" + port + "/";
+            if (tls) {
+                urls += " ldaps://" + HOST + ":" + ldapsPort + "/ ldap://" + OTHER_HOST + ":" + port + "/ ldaps://"
+                        + OTHER_HOST + ":" + ldapsPort + "/";
+            }
             long offset = Files.isRegularFile(logPath()) ? Files.size(logPath()) : 0;
-            process = new ProcessBuilder(slapd.toString(), "-f", config().toString(),
-                    "-h", "ldap://" + HOST + ":" + port + "/", "-d", "stats")
+            process = new ProcessBuilder(slapd.toString(), "-f", config().toString(), "-h", urls, "-d", "stats")
                     .directory(directory.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectErrorStream(true)
@@ -269,6 +321,19 @@ public final class SlapdFixture implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /** {@code ldap://HOST:PORT} for {@value #HOST} or, with TLS, {@value #OTHER_HOST}. */
+    public String url(String host) {
+        return "ldap://" + host + ":" + port;
+    }
+
+    /** {@code ldaps://HOST:PORT}; only with {@link Builder#tls}. */
+    public String ldapsUrl(String host) {
+        if (!tls) {
+            throw new IllegalStateException("this slapd was started without TLS");
+        }
+        return "ldaps://" + host + ":" + ldapsPort;
     }
 
     public Path logPath() {
@@ -333,6 +398,11 @@ public final class SlapdFixture implements AutoCloseable {
             filters.add(m.group(1));
         }
         return filters;
+    }
+
+    /** How many StartTLS requests slapd has logged so far. */
+    public int startTlsCount() throws IOException {
+        return (int) logSince(0).lines().filter(l -> l.contains(" EXT oid=1.3.6.1.4.1.1466.20037")).count();
     }
 
     /** Stops slapd and deletes its directory. Idempotent. */
