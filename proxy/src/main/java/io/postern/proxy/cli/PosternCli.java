@@ -5,6 +5,7 @@ import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.demo.Demo;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.routing.Routers;
+import io.postern.proxy.server.ConfigFile;
 import io.postern.proxy.server.PosternServer;
 import io.postern.proxy.server.TlsRuntime;
 import io.postern.tls.TlsConfigException;
@@ -31,7 +32,12 @@ import picocli.CommandLine.Parameters;
             PosternCli.CheckConfig.class,
             PosternCli.Route.class,
             CertCommand.class,
-            Demo.class
+            Demo.class,
+            AdminCommands.Sessions.class,
+            AdminCommands.Kick.class,
+            AdminCommands.Drain.class,
+            AdminCommands.Move.class,
+            AdminCommands.Reload.class
         })
 public final class PosternCli implements Runnable {
 
@@ -49,7 +55,7 @@ public final class PosternCli implements Runnable {
         return new CommandLine(new PosternCli())
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     if (e instanceof ConfigException || e instanceof TlsConfigException) {
-                        cmd.getErr().println("postern: bad configuration: " + e.getMessage());
+                        cmd.getErr().println("postern: " + ConfigFile.problem((Exception) e));
                         return EXIT_BAD_CONFIG;
                     }
                     if (e instanceof java.io.IOException) {
@@ -67,25 +73,31 @@ public final class PosternCli implements Runnable {
     }
 
     static PosternConfig load(Path file) throws ConfigException {
-        try {
-            return PosternConfig.load(file);
-        } catch (ConfigException e) {
-            throw new ConfigException(file + ": " + e.getMessage());
-        }
+        return ConfigFile.load(file);
     }
 
-    @Command(name = "run", mixinStandardHelpOptions = true, description = "Runs the proxy in the foreground until stopped (SIGTERM, Ctrl-C); SIGHUP reloads certificates.")
+    @Command(name = "run", mixinStandardHelpOptions = true, description = "Runs the proxy in the foreground until stopped (SIGTERM, Ctrl-C: a graceful shutdown); SIGHUP reloads the configuration.")
     static final class Run implements Callable<Integer> {
         @Option(names = "--config", required = true, description = "the YAML configuration file")
         Path config;
 
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
-            PosternServer server = PosternServer.start(load(config));
-            ReloadSignal.onHangup(server::reloadCertificates);
+            PosternServer server = PosternServer.start(config);
+            ReloadSignal.onHangup(() -> {
+                try {
+                    server.reload();
+                } catch (PosternServer.ReloadRefused e) {
+                    spec.commandLine().getErr().println("postern: reload refused, the running configuration stays: "
+                            + e.getMessage());
+                }
+            });
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                server.close();
+                server.shutdownGracefully(server.config().timeouts().shutdownGrace());
                 stopped.countDown();
             }, "postern-shutdown"));
             stopped.await();
@@ -112,7 +124,8 @@ public final class PosternCli implements Runnable {
         }
     }
 
-    @Command(name = "route", mixinStandardHelpOptions = true, description = "Prints the name of the backend a user is routed to.")
+    @Command(name = "route", mixinStandardHelpOptions = true, description = {"Prints the name of the backend a user is routed to, from the configuration file alone.",
+            "A running Postern may override it (admin API: move); ask it with GET /overrides."})
     static final class Route implements Callable<Integer> {
         @Option(names = "--config", required = true, description = "the YAML configuration file")
         Path config;

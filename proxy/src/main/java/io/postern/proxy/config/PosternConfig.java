@@ -20,6 +20,7 @@ import java.util.Set;
  * names the key path. The keys are documented in the README.
  *
  * @param tls the certificates for TLS listeners; {@code null} when no listener uses TLS
+ * @param admin the admin listener; {@code null} when there is none (the default)
  */
 public record PosternConfig(
         List<ListenerConfig> listeners,
@@ -27,7 +28,8 @@ public record PosternConfig(
         Map<String, BackendConfig> backends,
         RoutingConfig routing,
         LimitsConfig limits,
-        TimeoutsConfig timeouts) {
+        TimeoutsConfig timeouts,
+        AdminConfig admin) {
 
     static final Set<String> KEYS =
             Set.of("listeners", "tls", "backends", "routing", "policies", "admin", "limits", "timeouts");
@@ -106,12 +108,10 @@ public record PosternConfig(
         if (!top.get("policies").list().isEmpty()) {
             throw top.get("policies").error("policies are not supported by this build yet (expected: [])");
         }
-        if (!top.get("admin").isMissing()) {
-            throw top.get("admin").error("the admin listener is not supported by this build yet");
-        }
+        AdminConfig admin = top.get("admin").isMissing() ? null : AdminConfig.read(top.get("admin"));
         LimitsConfig limits = top.get("limits").isMissing() ? LimitsConfig.defaults() : LimitsConfig.read(top.get("limits"));
         TimeoutsConfig timeouts =
                 top.get("timeouts").isMissing() ? TimeoutsConfig.defaults() : TimeoutsConfig.read(top.get("timeouts"));
-        return new PosternConfig(List.copyOf(listeners), tls, Map.copyOf(backends), routing, limits, timeouts);
+        return new PosternConfig(List.copyOf(listeners), tls, Map.copyOf(backends), routing, limits, timeouts, admin);
     }
 }

@@ -47,8 +47,11 @@ public final class BackendPool implements AutoCloseable {
 
     /** One backend's state. Probe results arrive one at a time (one probe runs at once). */
     static final class State {
-        final BackendConfig config;
+        /** Replaced by a reload; sessions and the up/down state carry over. */
+        volatile BackendConfig config;
         volatile boolean up = true;
+        /** Set by the admin API: no new sessions, as if down, while probes go on. */
+        volatile boolean drained;
         private int failures;
         private int successes;
         final AtomicInteger sessions = new AtomicInteger();
@@ -75,23 +78,56 @@ public final class BackendPool implements AutoCloseable {
         }
     }
 
-    private final Map<String, State> backends = new LinkedHashMap<>();
-    private final RoutingConfig routing;
+    /** Replaced whole (never changed in place) by {@link #reconfigure}. */
+    private volatile Map<String, State> backends = new LinkedHashMap<>();
+    private volatile RoutingConfig routing;
     private final List<ScheduledFuture<?>> probes = new ArrayList<>();
     private final EventLoopGroup group;
     private final Class<? extends SocketChannel> channelType;
 
     public BackendPool(Map<String, BackendConfig> configs, RoutingConfig routing, EventLoopGroup group,
             Class<? extends SocketChannel> channelType) {
-        configs.values().forEach(c -> backends.put(c.name(), new State(c)));
+        Map<String, State> states = new LinkedHashMap<>();
+        configs.values().forEach(c -> states.put(c.name(), new State(c)));
+        this.backends = states;
         this.routing = routing;
         this.group = group;
         this.channelType = channelType;
     }
 
+    /**
+     * Applies a reloaded configuration: new backends are added (up until probed), changed ones
+     * keep their sessions and up/down state, and the probes restart with the new settings. A
+     * backend that is no longer configured stays known to the sessions that still use it, but
+     * no route names it any more.
+     */
+    public synchronized void reconfigure(Map<String, BackendConfig> configs, RoutingConfig newRouting) {
+        Map<String, State> states = new LinkedHashMap<>();
+        for (BackendConfig c : configs.values()) {
+            State s = backends.get(c.name());
+            if (s == null) {
+                s = new State(c);
+            } else {
+                s.config = c;
+            }
+            states.put(c.name(), s);
+        }
+        backends.forEach(states::putIfAbsent); // removed: kept for the slots their sessions give back
+        probes.forEach(p -> p.cancel(false));
+        probes.clear();
+        this.routing = newRouting;
+        this.backends = states;
+        startProbes(configs.keySet());
+    }
+
     /** Starts the periodic probes of every backend whose health check is enabled. */
-    public void startProbes() {
-        for (State s : backends.values()) {
+    public synchronized void startProbes() {
+        startProbes(backends.keySet());
+    }
+
+    private void startProbes(java.util.Set<String> names) {
+        for (String name : names) {
+            State s = backends.get(name);
             BackendConfig.HealthCheck h = s.config.healthCheck();
             if (h.enabled()) {
                 long every = h.interval().toMillis();
@@ -103,18 +139,20 @@ public final class BackendPool implements AutoCloseable {
     /** Where a route goes now. */
     public Selection select(Router.Route route) {
         State s = backends.get(route.backend());
-        if (s.up) {
+        if (s.up && !s.drained) {
             return new Selection(s.config.name(), route.reason());
         }
+        String why = s.drained ? "drained" : "down";
         String fallback = s.config.fallback();
         if (!routing.failover() || fallback == null) {
-            return new Selection(null, "backend " + s.config.name() + " is down");
+            return new Selection(null, "backend " + s.config.name() + " is " + why);
         }
         State f = backends.get(fallback);
-        if (!f.up) {
-            return new Selection(null, "backend " + s.config.name() + " and its fallback " + fallback + " are down");
+        if (!f.up || f.drained) {
+            return new Selection(null, "backend " + s.config.name() + " is " + why + " and its fallback " + fallback
+                    + " is " + (f.drained ? "drained" : "down"));
         }
-        return new Selection(fallback, route.reason() + ", fallback for " + s.config.name() + " (down)");
+        return new Selection(fallback, route.reason() + ", fallback for " + s.config.name() + " (" + why + ")");
     }
 
     /** Takes a session slot; {@code false} when the backend carries {@code max_sessions} already. */
@@ -142,6 +180,26 @@ public final class BackendPool implements AutoCloseable {
 
     public boolean isUp(String backend) {
         return backends.get(backend).up;
+    }
+
+    /** Whether a backend exists under this name. */
+    public boolean has(String backend) {
+        return backends.containsKey(backend);
+    }
+
+    /** The backends' names, in configuration order (with any a reload removed at the end). */
+    public List<String> names() {
+        return List.copyOf(backends.keySet());
+    }
+
+    /** Drains a backend (no new sessions go there, its users take the fallback if any) or undrains it. */
+    public void setDrained(String backend, boolean drained) {
+        backends.get(backend).drained = drained;
+        log.warn("backend {} {}", backend, drained ? "drained: no new sessions" : "undrained: takes new sessions again");
+    }
+
+    public boolean isDrained(String backend) {
+        return backends.get(backend).drained;
     }
 
     /** A login could not connect: as good as a failed probe. */
@@ -231,7 +289,7 @@ public final class BackendPool implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         probes.forEach(p -> p.cancel(false));
     }
 }

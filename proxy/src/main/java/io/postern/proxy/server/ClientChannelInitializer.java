@@ -9,37 +9,52 @@ import io.netty.handler.ssl.SniHandler;
 import io.postern.imap.codec.Direction;
 import io.postern.imap.codec.ImapFrameDecoder;
 import io.postern.proxy.config.ListenerConfig;
-import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.session.ClientSession;
 import io.postern.proxy.session.SessionServices;
+import java.util.function.Supplier;
 
-/** The client pipeline: TLS (implicit listeners), IMAP framing, the session. */
+/**
+ * The client pipeline: traffic counts, PROXY header, TLS (implicit listeners), IMAP framing, the
+ * session. Each connection is built from the services current when it arrives, so a reload
+ * applies to new sessions; one instance serves every event loop, so it keeps no per-connection
+ * state.
+ */
 final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
 
-    private final PosternConfig config;
-    private final ListenerConfig listener;
-    private final SessionServices services;
+    private final ListenerConfig bound;
+    private final Supplier<SessionServices> currentServices;
     private final ChannelGroup channels;
+    private final SessionRegistry registry;
 
-    ClientChannelInitializer(ListenerConfig listener, SessionServices services, ChannelGroup channels) {
-        this.config = services.config();
-        this.listener = listener;
-        this.services = services;
+    /** @param bound the listener as it was bound; a reload may change its settings, not its address */
+    ClientChannelInitializer(ListenerConfig bound, Supplier<SessionServices> currentServices, ChannelGroup channels,
+            SessionRegistry registry) {
+        this.bound = bound;
+        this.currentServices = currentServices;
         this.channels = channels;
+        this.registry = registry;
     }
 
     @Override
     protected void initChannel(SocketChannel ch) {
         channels.add(ch);
+        SessionServices services = currentServices.get();
+        ListenerConfig listener = services.config().listeners().stream()
+                .filter(l -> l.name().equals(bound.name()) && l.bind().equals(bound.bind()))
+                .findFirst().orElse(bound);
         ChannelPipeline p = ch.pipeline();
-        addProxyProtocol(p);
-        addTls(p);
-        addCodec(p);
-        addSession(p);
+        TrafficCounter traffic = new TrafficCounter();
+        p.addLast(HandlerNames.TRAFFIC, traffic);
+        addProxyProtocol(p, listener);
+        addTls(p, listener, services);
+        addCodec(p, services);
+        ClientSession session = new ClientSession(listener, services);
+        p.addLast(HandlerNames.CLIENT_SESSION, session);
+        registry.add(ch, session, traffic);
     }
 
     /** A load balancer in front: its PROXY header comes before anything else, TLS included. */
-    private void addProxyProtocol(ChannelPipeline p) {
+    private static void addProxyProtocol(ChannelPipeline p, ListenerConfig listener) {
         if (listener.proxyProtocol()) {
             p.addLast(HandlerNames.PROXY_PROTOCOL_DECODER, new HAProxyMessageDecoder());
             p.addLast(HandlerNames.PROXY_PROTOCOL, new ProxyProtocolHandler(listener.proxyTrusted()));
@@ -47,17 +62,13 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     }
 
     /** Implicit TLS (993): the handshake comes first; the certificate is chosen by SNI. STARTTLS adds it later. */
-    private void addTls(ChannelPipeline p) {
+    private static void addTls(ChannelPipeline p, ListenerConfig listener, SessionServices services) {
         if (listener.tls().equals("implicit")) {
             p.addLast(HandlerNames.TLS, new SniHandler(services.tls().forListener(listener.name()).mapping()));
         }
     }
 
-    private void addCodec(ChannelPipeline p) {
-        p.addLast(HandlerNames.FRAME_DECODER, new ImapFrameDecoder(Direction.COMMAND, config.limits().commands()));
-    }
-
-    private void addSession(ChannelPipeline p) {
-        p.addLast(HandlerNames.CLIENT_SESSION, new ClientSession(listener, services));
+    private static void addCodec(ChannelPipeline p, SessionServices services) {
+        p.addLast(HandlerNames.FRAME_DECODER, new ImapFrameDecoder(Direction.COMMAND, services.config().limits().commands()));
     }
 }

@@ -3,6 +3,7 @@ package io.postern.proxy.server;
 /** Names of the handlers in Postern's pipelines, client and backend. */
 public final class HandlerNames {
 
+    public static final String TRAFFIC = "traffic";
     public static final String IDLE_TIMEOUT = "idle-timeout";
     public static final String TLS = "tls";
     public static final String PROXY_PROTOCOL_DECODER = "proxy-protocol-decoder";

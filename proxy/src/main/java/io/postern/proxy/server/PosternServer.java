@@ -16,6 +16,13 @@ import io.postern.proxy.routing.Routers;
 import io.postern.proxy.session.LoginThrottle;
 import io.postern.proxy.session.SessionLimits;
 import io.postern.proxy.session.SessionServices;
+import io.postern.proxy.admin.AdminServer;
+import io.postern.proxy.config.ConfigException;
+import io.postern.proxy.routing.OverridingRouter;
+import io.postern.proxy.session.DenialLog;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import io.postern.tls.TlsConfigException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -34,15 +41,26 @@ public final class PosternServer implements AutoCloseable {
     /** Small enough that a slow peer stops the other side's reads early, large enough for full TCP windows. */
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
-    private final PosternConfig config;
+    private volatile PosternConfig config;
     private final Transport transport;
     private final EventLoopGroup acceptGroup;
     private final EventLoopGroup workerGroup;
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
-    private final TlsRuntime tls;
+    private final List<Channel> listenerChannels = new ArrayList<>();
+    private volatile TlsRuntime tls;
     private final BackendPool pool;
-    private final Router router;
+    /** The router of the running configuration (wrapped with the overrides); replaced by a reload. */
+    private volatile Router router;
+    private final SessionRegistry sessions = new SessionRegistry();
+    private final OverridingRouter.Overrides overrides = new OverridingRouter.Overrides();
+    private final DenialLog denials = new DenialLog(50);
+    private final java.time.Instant started = java.time.Instant.now();
+    /** What new sessions are built from; replaced by a reload. */
+    private volatile SessionServices services;
+    private volatile Path configFile;
+    private volatile boolean shuttingDown;
+    private AdminServer admin;
 
     private PosternServer(PosternConfig config, TlsRuntime tls, Transport transport, int workerThreads) {
         this.config = config;
@@ -51,7 +69,7 @@ public final class PosternServer implements AutoCloseable {
         this.acceptGroup = transport.newGroup(1);
         this.workerGroup = transport.newGroup(workerThreads);
         this.pool = new BackendPool(config.backends(), config.routing(), workerGroup, transport.socketChannel());
-        this.router = Routers.of(config);
+        this.router = new OverridingRouter(Routers.of(config), overrides, pool::has);
     }
 
     /**
@@ -67,8 +85,23 @@ public final class PosternServer implements AutoCloseable {
     /** @param workerThreads 0 for Netty's default (two per core) */
     public static PosternServer start(PosternConfig config, Transport transport, int workerThreads)
             throws InterruptedException, TlsConfigException {
+        return start(config, null, transport, workerThreads);
+    }
+
+    /**
+     * Loads {@code file} as {@code check-config} does and starts; {@link #reload()} re-reads it.
+     *
+     * @throws ConfigException a bad configuration, with the file name and key path in the message
+     */
+    public static PosternServer start(Path file) throws InterruptedException, TlsConfigException, ConfigException {
+        return start(ConfigFile.load(file), file, Transport.best(), 0);
+    }
+
+    private static PosternServer start(PosternConfig config, Path file, Transport transport, int workerThreads)
+            throws InterruptedException, TlsConfigException {
         TlsRuntime tls = TlsRuntime.create(config);
         PosternServer server = new PosternServer(config, tls, transport, workerThreads);
+        server.configFile = file;
         try {
             server.bindAll();
         } catch (RuntimeException | InterruptedException e) {
@@ -84,7 +117,7 @@ public final class PosternServer implements AutoCloseable {
                 config.limits().maxConnectionsPerAddress(), config.limits().maxConnections());
         LoginThrottle throttle = new LoginThrottle(
                 config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
-        SessionServices services = new SessionServices(config, router, transport, tls, throttle, pool, limits);
+        services = new SessionServices(config, router, transport, tls, throttle, pool, limits, denials);
         for (ListenerConfig listener : config.listeners()) {
             ServerBootstrap b = new ServerBootstrap()
                     .group(acceptGroup, workerGroup)
@@ -93,14 +126,19 @@ public final class PosternServer implements AutoCloseable {
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                    .childHandler(new ClientChannelInitializer(listener, services, channels));
+                    .childHandler(new ClientChannelInitializer(listener, () -> services, channels, sessions));
             Channel ch = b.bind(listener.bind().toResolved()).sync().channel();
             channels.add(ch);
+            listenerChannels.add(ch);
             InetSocketAddress address = (InetSocketAddress) ch.localAddress();
             bound.put(listener.name(), address);
             log.info("listener {} on {} (tls: {}, transport: {})", listener.name(), address, listener.tls(), transport.name());
         }
+        if (config.admin() != null) {
+            admin = AdminServer.start(this, config.admin(), transport);
+        }
     }
+
 
     /** The address each listener is bound to, by listener name (the real port when the config said 0). */
     public Map<String, InetSocketAddress> boundAddresses() {
@@ -152,7 +190,6 @@ public final class PosternServer implements AutoCloseable {
         tls.reloadNow();
     }
 
-    /** Stops accepting, closes every session, and waits for the event loops to end. */
     /** Whether health checks (and failed connects) currently count a backend as up. */
     public boolean backendUp(String backend) {
         return pool.isUp(backend);
@@ -163,8 +200,212 @@ public final class PosternServer implements AutoCloseable {
         return pool.sessions(backend);
     }
 
+    /** The admin listener, or {@code null} when there is none: e.g. to add {@code /metrics}. */
+    public AdminServer admin() {
+        return admin;
+    }
+
+    /** The admin listener's address, or {@code null} when there is none. */
+    public InetSocketAddress adminAddress() {
+        return admin == null ? null : admin.address();
+    }
+
+    /** The configuration new sessions get. */
+    public PosternConfig config() {
+        return config;
+    }
+
+    public java.time.Instant started() {
+        return started;
+    }
+
+    public SessionRegistry sessions() {
+        return sessions;
+    }
+
+    public DenialLog denials() {
+        return denials;
+    }
+
+    public BackendPool pool() {
+        return pool;
+    }
+
+    /**
+     * Ready: every listener bound, not shutting down, and at least one backend up (and not
+     * drained).
+     */
+    public boolean ready() {
+        return !shuttingDown && bound.size() == config.listeners().size()
+                && pool.names().stream().anyMatch(b -> pool.isUp(b) && !pool.isDrained(b));
+    }
+
+    public boolean shuttingDown() {
+        return shuttingDown;
+    }
+
+    /** The route overrides set by {@link #move}, routing key to backend. */
+    public Map<String, String> overrides() {
+        return overrides.snapshot();
+    }
+
+    /** The routing key of a login name, as the configured router normalises it. */
+    public String routingKey(String user) {
+        return config.routing().normalize().apply(user);
+    }
+
+    /**
+     * Ends the sessions of a user (matched by routing key) with {@code * BYE [UNAVAILABLE]} after
+     * their running commands; completes with how many.
+     */
+    public CompletableFuture<Integer> kick(String user) {
+        String key = routingKey(user);
+        log.warn("admin: ending the sessions of {}", key);
+        return sessions.end(v -> key.equals(v.routeKey()) || user.equals(v.user()),
+                "[UNAVAILABLE] session ended by the administrator", config.timeouts().shutdownGrace());
+    }
+
+    /**
+     * Drains a backend: no new sessions go there (its users take its fallback, if any, or get
+     * {@code NO [UNAVAILABLE]}), and its sessions get {@code * BYE [UNAVAILABLE]} after their
+     * running commands. {@code drained = false} undrains it.
+     *
+     * @return how many sessions were told to end; {@code null} when there is no such backend
+     */
+    public CompletableFuture<Integer> drain(String backend, boolean drained) {
+        if (!pool.has(backend)) {
+            return null;
+        }
+        pool.setDrained(backend, drained);
+        if (!drained) {
+            return CompletableFuture.completedFuture(0);
+        }
+        return sessions.end(v -> backend.equals(v.backend()), "[UNAVAILABLE] backend draining, reconnect",
+                config.timeouts().shutdownGrace());
+    }
+
+    /**
+     * Moves a user to another backend: a route override (in memory only) sends their new
+     * sessions there, and the sessions they have elsewhere get {@code * BYE [UNAVAILABLE] mailbox
+     * moved} after their running commands, so the clients reconnect and land on {@code backend}.
+     *
+     * @return how many sessions were told to end; {@code null} when there is no such backend
+     */
+    public CompletableFuture<Integer> move(String user, String backend) {
+        if (!pool.has(backend) || !config.backends().containsKey(backend)) {
+            return null;
+        }
+        String key = routingKey(user);
+        overrides.put(key, backend);
+        log.warn("admin: user {} moved to backend {} (a runtime override; the configured route stays as it is)",
+                key, backend);
+        return sessions.end(v -> key.equals(v.routeKey()) && !backend.equals(v.backend()),
+                "[UNAVAILABLE] mailbox moved", config.timeouts().shutdownGrace());
+    }
+
+    /** Forgets a user's override; returns the backend it named, or {@code null}. */
+    public String unmove(String user) {
+        String previous = overrides.remove(routingKey(user));
+        if (previous != null) {
+            log.warn("admin: override of {} to {} removed", routingKey(user), previous);
+        }
+        return previous;
+    }
+
+    /**
+     * Re-reads the configuration file (SIGHUP, the admin API). A bad file is refused with the
+     * message {@code check-config} prints, and the running configuration stays. A good one
+     * applies to new sessions: routes, backends, certificates and TLS settings, limits,
+     * timeouts. Listeners and the admin listener keep the addresses they are bound to.
+     * Blocking (it reads files): never call it on an event loop.
+     *
+     * @return what the reload did, for the log and the admin API
+     * @throws ReloadRefused the configuration is bad; the message is check-config's
+     */
+    public synchronized String reload() throws ReloadRefused {
+        Path file = configFile;
+        if (file == null) {
+            throw new ReloadRefused("nothing to reload: this Postern was started from a configuration in memory");
+        }
+        ConfigFile.Checked checked;
+        try {
+            checked = ConfigFile.check(file);
+        } catch (ConfigException | TlsConfigException e) {
+            log.error("reload of {} refused, the running configuration stays: {}", file, e.getMessage());
+            throw new ReloadRefused(ConfigFile.problem(e));
+        }
+        PosternConfig next = checked.config();
+        List<String> notes = new ArrayList<>();
+        if (!next.listeners().stream().map(l -> l.name() + "@" + l.bind()).toList()
+                .equals(config.listeners().stream().map(l -> l.name() + "@" + l.bind()).toList())) {
+            notes.add("listeners added, removed or re-bound need a restart (the bound ones keep running)");
+        }
+        if (!java.util.Objects.equals(next.admin(), config.admin())) {
+            notes.add("admin changes need a restart");
+        }
+        pool.reconfigure(next.backends(), next.routing());
+        SessionServices old = services;
+        old.limits().setMaxima(next.limits().maxSessionsPerUser(), next.limits().maxConnectionsPerAddress(),
+                next.limits().maxConnections());
+        Router previousRouter = router;
+        router = new OverridingRouter(Routers.of(next), overrides, pool::has);
+        services = new SessionServices(next, router, transport, checked.tls(), old.throttle(), pool,
+                old.limits(), denials);
+        TlsRuntime previousTls = tls;
+        tls = checked.tls();
+        config = next;
+        previousTls.close(); // stops its polling; sessions that use its contexts keep them
+        previousRouter.close(); // a lookup still running on it (LDAP) fails: that login gets NO [UNAVAILABLE]
+        String summary = "reloaded " + file + ": " + next.listeners().size() + " listener(s), " + next.backends().size()
+                + " backend(s), routing " + next.routing().strategy()
+                + (notes.isEmpty() ? "" : "; " + String.join("; ", notes));
+        log.warn("{}", summary);
+        return summary;
+    }
+
+    /** A reload that was refused; the running configuration stays. */
+    public static final class ReloadRefused extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        public ReloadRefused(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * Stops accepting, ends every session with {@code * BYE [UNAVAILABLE] server shutting down}
+     * after its running commands (an APPEND being sent completes), waits up to {@code grace} for
+     * the sessions to end, then closes everything.
+     */
+    public void shutdownGracefully(Duration grace) {
+        shuttingDown = true;
+        log.warn("shutting down: no new connections; sessions end after their running commands (at most {} ms)",
+                grace.toMillis());
+        for (Channel ch : listenerChannels) {
+            ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        sessions.end(v -> true, "[UNAVAILABLE] server shutting down", grace);
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (sessions.size() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (sessions.size() > 0) {
+            log.warn("{} session(s) still open after the grace period: closing them", sessions.size());
+        }
+        close();
+    }
+
     @Override
     public void close() {
+        shuttingDown = true;
+        if (admin != null) {
+            admin.close();
+        }
         pool.close();
         tls.close();
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);

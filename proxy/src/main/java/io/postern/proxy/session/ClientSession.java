@@ -111,7 +111,13 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private final LoginThrottle throttle;
     private final BackendPool pool;
     private final SessionLimits limits;
+    private final DenialLog denials;
     private final String id;
+    private final java.time.Instant since = java.time.Instant.now();
+    /** The routing key of the user, once routed. */
+    private String routeKey;
+    /** Set by {@link #endAfterCommands}: the BYE text said once the running commands have completed. */
+    private String byeAfterCommands;
     /** The address a connection slot was taken for, or {@code null} when none was taken. */
     private java.net.InetAddress connectionSlot;
     private boolean connectionCounted;
@@ -172,6 +178,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         this.throttle = services.throttle();
         this.pool = services.pool();
         this.limits = services.limits();
+        this.denials = services.denials();
         this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
     }
 
@@ -357,6 +364,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         if (state == State.CLOSED || state == State.LOGGING_IN || state == State.STARTING_TLS
                 || decoder.awaitingLiteralDecision()) {
             return;
+        }
+        if (byeAfterCommands != null && transmitting == null && !dropping) {
+            return; // ending: the command being sent (an APPEND's literal) is read to its end, no new one
         }
         if (state == State.RELAY && (backend == null || !backend.isWritable())) {
             return; // the backend's writability event resumes reading
@@ -657,15 +667,19 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             log.warn("[{}] login of {} refused: {}", id, credentials.user(),
                     selection.refused() ? selection.reason() : "backend " + selection.backend() + " is at max_sessions");
             no(tag, "[UNAVAILABLE] Backend unavailable, try again later.");
+            denials.record(credentials.user(), clientAddressText(), "backend unavailable: "
+                    + (selection.refused() ? selection.reason() : selection.backend() + " at max_sessions"));
             return;
         }
         if (!limits.takeUser(credentials.user())) {
             pool.release(selection.backend());
             log.warn("[{}] login of {} refused: max_sessions_per_user reached", id, credentials.user());
             no(tag, "[LIMIT] Too many sessions for this user.");
+            denials.record(credentials.user(), clientAddressText(), "max_sessions_per_user");
             return;
         }
         userSlot = credentials.user();
+        routeKey = route.key();
         state = State.LOGGING_IN;
         loginTag = tag;
         user = credentials.user();
@@ -844,6 +858,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         releaseUserSlot();
         state = State.NOT_AUTHENTICATED;
         no(loginTag, answer);
+        denials.record(user, clientAddressText(), answer);
         loginTag = null;
         if (countsAsFailure && ++loginFailures >= config.limits().maxLoginFailures()) {
             closeWithBye("Too many invalid authentication attempts.");
@@ -1030,6 +1045,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             }
             if (!midResponse) {
                 writeWaitingReplies();
+                if (byeAfterCommands != null) {
+                    byeIfCommandsDone();
+                }
             }
         } else {
             client.write(((LiteralChunk) frame).content());
@@ -1304,6 +1322,62 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             assembly.setZero(0, assembly.capacity());
             assembly.release();
             assembly = null;
+        }
+    }
+
+    private String clientAddressText() {
+        java.net.InetSocketAddress a = clientSocketAddress();
+        return a == null ? null : a.getAddress().getHostAddress() + ":" + a.getPort();
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    /** What the admin API shows of this session; call on the session's event loop. */
+    public SessionView view() {
+        String stateName = switch (state) {
+            case LOGGING_IN -> "logging-in";
+            case RELAY -> "relay";
+            case CLOSED -> "closed";
+            default -> "connected";
+        };
+        return new SessionView(id, listener.name(), clientAddressText(), user, routeKey, backendName, stateName, since);
+    }
+
+    /**
+     * Ends the session with {@code * BYE byeText} once the commands running now have completed
+     * (IDLE excepted: it is ended at once): no new command is read meanwhile, while a command
+     * being sent (an APPEND's literal) is read to its end. Before login the BYE comes at once.
+     * After {@code grace} the connection is cut whatever runs. Call on the session's event loop.
+     */
+    public void endAfterCommands(String byeText, Duration grace) {
+        if (state == State.CLOSED || byeAfterCommands != null) {
+            return;
+        }
+        if (state != State.RELAY) {
+            log.info("[{}] ending the session: {}", id, byeText);
+            closeWithBye(byeText);
+            ctx.flush();
+            return;
+        }
+        log.info("[{}] ending the session of {} after its running commands: {}", id, user, byeText);
+        byeAfterCommands = byeText;
+        client.eventLoop().schedule(() -> {
+            if (state != State.CLOSED) {
+                log.info("[{}] commands still running after {} ms: closing", id, grace.toMillis());
+                closeWithBye(byeText);
+                ctx.flush();
+            }
+        }, grace.toMillis(), TimeUnit.MILLISECONDS);
+        byeIfCommandsDone();
+    }
+
+    private void byeIfCommandsDone() {
+        if (state != State.RELAY || midResponse || transmitting != null || dropping) {
+            return;
+        }
+        if (running.isEmpty() || (running.size() == 1 && idleTag != null && running.containsKey(idleTag))) {
+            closeWithBye(byeAfterCommands);
+            ctx.flush();
         }
     }
 

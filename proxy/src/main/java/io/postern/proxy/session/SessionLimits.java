@@ -13,14 +13,21 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class SessionLimits {
 
-    private final int maxPerUser;
-    private final int maxPerAddress;
-    private final int maxConnections;
+    private volatile int maxPerUser;
+    private volatile int maxPerAddress;
+    private volatile int maxConnections;
     private final ConcurrentHashMap<String, AtomicInteger> users = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<InetAddress, AtomicInteger> addresses = new ConcurrentHashMap<>();
     private final AtomicInteger connections = new AtomicInteger();
 
     public SessionLimits(int maxPerUser, int maxPerAddress, int maxConnections) {
+        this.maxPerUser = maxPerUser;
+        this.maxPerAddress = maxPerAddress;
+        this.maxConnections = maxConnections;
+    }
+
+    /** New maxima (a reload); the counts carry over, and nothing open now is closed for them. */
+    public void setMaxima(int maxPerUser, int maxPerAddress, int maxConnections) {
         this.maxPerUser = maxPerUser;
         this.maxPerAddress = maxPerAddress;
         this.maxConnections = maxConnections;

@@ -9,6 +9,8 @@ import io.postern.proxy.server.Transport;
 /**
  * What every session of one Postern shares: the configuration and the server-wide parts built
  * from it. Each part is thread-safe, since sessions on every event loop use them.
+ *
+ * @param denials where refused logins are noted for the status page
  */
 public record SessionServices(
         PosternConfig config,
@@ -17,4 +19,5 @@ public record SessionServices(
         TlsRuntime tls,
         LoginThrottle throttle,
         BackendPool pool,
-        SessionLimits limits) {}
+        SessionLimits limits,
+        DenialLog denials) {}

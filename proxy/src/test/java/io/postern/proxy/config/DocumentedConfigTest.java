@@ -66,7 +66,8 @@ class DocumentedConfigTest {
                 Map.entry("tls.", TlsConfig.KEYS),
                 Map.entry("tls.certificates[].", TlsConfig.CertificateConfig.KEYS),
                 Map.entry("limits.", LimitsConfig.KEYS),
-                Map.entry("timeouts.", TimeoutsConfig.KEYS));
+                Map.entry("timeouts.", TimeoutsConfig.KEYS),
+                Map.entry("admin.", AdminConfig.KEYS));
         Set<String> known = new TreeSet<>();
         sections.forEach((prefix, keys) -> keys.forEach(k -> known.add(prefix + k)));
         // a section (listeners, routing.normalize ...) is documented by the rows of its keys,

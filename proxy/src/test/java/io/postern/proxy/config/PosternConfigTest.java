@@ -89,7 +89,7 @@ public class PosternConfigTest {
         "tls: none\\n  - name: shard-b|tls: starttls\\n    pin_sha256: [abc]\\n  - name: shard-b|backends[0].pin_sha256: \"abc\" is not a SHA-256 fingerprint (64 hex digits)",
         "tls: none\\n  - name: shard-b|tls: none\\n    insecure: true\\n  - name: shard-b|backends[0].tls: ca, server_name, pin_sha256 and insecure need tls: starttls or implicit",
         "tls: none\\n  - name: shard-b|tls: implicit\\n    ca: /nonexistent/ca.pem\\n  - name: shard-b|backends[0].ca: cannot read file /nonexistent/ca.pem",
-        "idle: 40m|idle: 40m\\n  colour: blue|timeouts.colour: unknown key (known keys: idle, pre_auth)",
+        "idle: 40m|idle: 40m\\n  colour: blue|timeouts.colour: unknown key (known keys: idle, pre_auth, shutdown_grace)",
         "policies: []|policies: [{name: acl}]|policies: policies are not supported by this build yet (expected: [])",
     })
     void badValuesNameTheirKeyPath(String from, String to, String message) {

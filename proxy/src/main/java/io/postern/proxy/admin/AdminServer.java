@@ -1,0 +1,134 @@
+package io.postern.proxy.admin;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.postern.proxy.config.AdminConfig;
+import io.postern.proxy.server.PosternServer;
+import io.postern.proxy.server.Transport;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin listener ({@code admin.bind}): health, readiness, the admin API and the status page,
+ * over HTTP/1.1 on its own event loop. Work that blocks (a reload reads files) runs on a separate
+ * thread, never on that loop.
+ */
+public final class AdminServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+
+    /** The largest request body taken (the API needs none). */
+    static final int MAX_REQUEST = 16 * 1024;
+
+    /**
+     * An extra GET endpoint, such as {@code /metrics}: answers on the admin event loop, so it
+     * must not block.
+     */
+    @FunctionalInterface
+    public interface Endpoint {
+        Reply get(Map<String, java.util.List<String>> query);
+    }
+
+    /** An answer: status, content type, body. */
+    public record Reply(int status, String contentType, byte[] body) {
+        public static Reply text(int status, String text) {
+            return new Reply(status, "text/plain; charset=utf-8", text.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private final EventLoopGroup group;
+    private final ExecutorService blocking;
+    private final Map<String, Endpoint> endpoints = new ConcurrentHashMap<>();
+    private volatile Channel channel;
+
+    private AdminServer(EventLoopGroup group, ExecutorService blocking) {
+        this.group = group;
+        this.blocking = blocking;
+    }
+
+    /** Binds {@code config.bind()}; reads the token file first, when there is one. */
+    public static AdminServer start(PosternServer server, AdminConfig config, Transport transport)
+            throws InterruptedException {
+        byte[] token = null;
+        if (config.requiresToken()) {
+            try {
+                token = AdminConfig.readToken(config.tokenFile()).getBytes(StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException("admin.token_file: cannot read " + config.tokenFile(), e);
+            }
+        }
+        EventLoopGroup group = transport.newGroup(1);
+        ExecutorService blocking = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "postern-admin");
+            t.setDaemon(true);
+            return t;
+        });
+        AdminServer self = new AdminServer(group, blocking);
+        byte[] expected = token;
+        try {
+            ServerBootstrap b = new ServerBootstrap()
+                    .group(group)
+                    .channel(transport.serverChannel())
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline()
+                                    .addLast(new ReadTimeoutHandler(30))
+                                    .addLast(new HttpServerCodec())
+                                    .addLast(new HttpObjectAggregator(MAX_REQUEST))
+                                    .addLast(new AdminHandler(server, self, expected));
+                        }
+                    });
+            Channel ch = b.bind(config.bind().toResolved()).sync().channel();
+            self.channel = ch;
+            log.info("admin listener on {} ({})", ch.localAddress(),
+                    expected == null ? "loopback, no token" : "bearer token required");
+            return self;
+        } catch (RuntimeException | InterruptedException e) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            blocking.shutdownNow();
+            throw e;
+        }
+    }
+
+    /** Adds (or replaces) a GET endpoint, e.g. {@code /metrics}; the token rule applies to it. */
+    public void addEndpoint(String path, Endpoint endpoint) {
+        endpoints.put(path, endpoint);
+    }
+
+    Endpoint endpoint(String path) {
+        return endpoints.get(path);
+    }
+
+    ExecutorService blocking() {
+        return blocking;
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    @Override
+    public void close() {
+        if (channel != null) {
+            channel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        blocking.shutdownNow();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+}
