@@ -1340,7 +1340,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             case CLOSED -> "closed";
             default -> "connected";
         };
-        return new SessionView(id, listener.name(), clientAddressText(), user, routeKey, backendName, stateName, since);
+        boolean loggedIn = state == State.LOGGING_IN || state == State.RELAY; // not what a failed login left
+        return new SessionView(id, listener.name(), clientAddressText(), loggedIn ? user : null, loggedIn ? routeKey : null,
+                loggedIn ? backendName : null, stateName, since);
     }
 
     /**
