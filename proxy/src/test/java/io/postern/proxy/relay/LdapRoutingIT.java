@@ -121,7 +121,7 @@ class LdapRoutingIT {
                     base: "%s"
                     filter: "(&(objectClass=inetOrgPerson)(uid=%%u))"
                     group_attribute: ou
-                    timeout: 1s
+                    timeout: 5s
                     cache_ttl: 60s
                     negative_ttl: 10s
                 %s""".formatted(shardA.port(), shardB.port(), slapd.url(), SlapdFixture.SERVICE_DN, secret,
@@ -289,13 +289,14 @@ class LdapRoutingIT {
     /** The directory over TLS: ldaps:// or StartTLS, verified against routing.ldap.ca, host name included. */
     @Test
     void tlsToTheDirectoryIsVerifiedAgainstTheConfiguredCa() throws Exception {
-        String ldaps = config("").replace("url: \"" + slapd.url() + "\"",
+        // the first TLS handshakes of a JVM can take seconds on a busy machine
+        String ldaps = config("").replace("timeout: 5s", "timeout: 20s").replace("url: \"" + slapd.url() + "\"",
                 "url: \"" + slapd.ldapsUrl(SlapdFixture.HOST) + "\"\n    ca: \"" + directoryCa + "\"");
         try (PosternServer postern = PosternServer.start(PosternConfig.parse(ldaps))) {
             assertThat(login(postern, "alice")).isEqualTo("shard-a");
         }
         int before = slapd.startTlsCount();
-        String startTls = config("").replace("url: \"" + slapd.url() + "\"",
+        String startTls = config("").replace("timeout: 5s", "timeout: 20s").replace("url: \"" + slapd.url() + "\"",
                 "url: \"" + slapd.url() + "\"\n    start_tls: true\n    ca: \"" + directoryCa + "\"");
         try (Router router = Routers.of(PosternConfig.parse(startTls))) {
             assertThat(router.route("bob").backend()).isEqualTo("shard-b");
@@ -312,6 +313,26 @@ class LdapRoutingIT {
                         .hasMessageContaining("directory lookup of alice failed")
                         .hasMessageFindingMatch("PKIX path|subject alternative names matching IP address 127.0.0.2|"
                                 + "hostname of the server '127.0.0.2' does not match");
+            }
+        }
+    }
+
+    @Test
+    void aUserMovedInTheDirectoryLandsOnTheNewShardOnceTheCachedRouteExpires() throws Exception {
+        String config = config("").replace("cache_ttl: 60s", "cache_ttl: 1s");
+        try (PosternServer postern = PosternServer.start(PosternConfig.parse(config))) {
+            assertThat(login(postern, "frank")).isEqualTo("shard-a");
+            slapd.modify("dn: uid=frank," + SlapdFixture.PEOPLE + "\nchangetype: modify\nreplace: mailHost\nmailHost: shard-b\n");
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30); // a bound for the loop, not a claim
+                String landed = "shard-a";
+                while (landed.equals("shard-a") && System.nanoTime() < deadline) {
+                    Thread.sleep(200);
+                    landed = login(postern, "frank");
+                }
+                assertThat(landed).isEqualTo("shard-b");
+            } finally {
+                slapd.modify("dn: uid=frank," + SlapdFixture.PEOPLE + "\nchangetype: modify\nreplace: mailHost\nmailHost: shard-a\n");
             }
         }
     }

@@ -57,6 +57,8 @@ public final class SlapdFixture implements AutoCloseable {
     public static final String PEOPLE = "ou=people," + SUFFIX;
     public static final String SERVICE_DN = "cn=postern,ou=services," + SUFFIX;
     public static final String SERVICE_PASSWORD = "service secret";
+    public static final String ADMIN_DN = "cn=admin," + SUFFIX;
+    private static final String ADMIN_PASSWORD = "admin secret";
 
     private static final Logger log = LoggerFactory.getLogger(SlapdFixture.class);
     public static final String HOST = "127.0.0.1";
@@ -193,8 +195,10 @@ public final class SlapdFixture implements AutoCloseable {
                 .append("argsfile ").append(directory.resolve("slapd.args")).append('\n')
                 .append("database mdb\nmaxsize 16777216\n")
                 .append("suffix \"").append(SUFFIX).append("\"\n")
-                .append("rootdn \"cn=admin,").append(SUFFIX).append("\"\n")
+                .append("rootdn \"").append(ADMIN_DN).append("\"\n")
+                .append("rootpw \"").append(ADMIN_PASSWORD).append("\"\n")
                 .append("directory ").append(directory.resolve("db")).append('\n')
+                .append("index objectClass,uid eq\n")
                 .append("access to attrs=userPassword by self read by anonymous auth by * none\n")
                 .append("access to * by users read by anonymous auth\n");
         Files.writeString(config(), conf.toString(), StandardCharsets.UTF_8);
@@ -398,6 +402,20 @@ public final class SlapdFixture implements AutoCloseable {
             filters.add(m.group(1));
         }
         return filters;
+    }
+
+    /** Changes entries of the running slapd with {@code ldapmodify} (Debian's ldap-utils), as its root DN. */
+    public void modify(String ldif) throws IOException {
+        Path ldapmodify = findBinary("ldapmodify").or(() -> Optional.of(Path.of("/usr/bin/ldapmodify")))
+                .filter(Files::isExecutable)
+                .orElseThrow(() -> new IOException("no ldapmodify (install the Debian package ldap-utils)"));
+        Path file = directory.resolve("modify.ldif");
+        Files.writeString(file, ldif, StandardCharsets.UTF_8);
+        String failure = run("ldapmodify", ldapmodify.toString(), "-x", "-H", url(), "-D", ADMIN_DN, "-w", ADMIN_PASSWORD,
+                "-f", file.toString());
+        if (failure != null) {
+            throw new IOException("ldapmodify failed: " + failure);
+        }
     }
 
     /** How many StartTLS requests slapd has logged so far. */
