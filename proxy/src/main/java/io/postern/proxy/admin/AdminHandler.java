@@ -276,7 +276,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private static AdminServer.Reply json(int status, Object value) {
         try {
-            byte[] body = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(value);
+            byte[] body = (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(value) + "\n").getBytes(StandardCharsets.UTF_8);
             return new AdminServer.Reply(status, "application/json", body);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot write JSON", e);
