@@ -336,4 +336,23 @@ class LdapRoutingIT {
             }
         }
     }
+
+    @Test
+    void manyLookupsAtOnceShareAtMostMaxConnectionsDirectoryConnections() throws Exception {
+        int before = slapd.connectionCount();
+        int searches = slapd.searches().size();
+        try (Router router = Routers.of(PosternConfig.parse(config("    max_connections: 2\n")))) {
+            List<java.util.concurrent.CompletableFuture<Router.Route>> lookups = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                lookups.add(router.lookup(new Router.Login(i % 2 == 0 ? "nobody" + i : "alice", "x", null, 1)));
+            }
+            for (int i = 0; i < lookups.size(); i++) {
+                String outcome = lookups.get(i).handle((route, error) -> route != null ? route.backend()
+                        : error.getCause() instanceof Router.Refused ? "refused" : error.toString()).get(60, TimeUnit.SECONDS);
+                assertThat(outcome).as("lookup " + i).isEqualTo(i % 2 == 0 ? "refused" : "shard-a");
+            }
+        }
+        assertThat(slapd.searches().size() - searches).isEqualTo(21); // 20 unknown users, alice once
+        assertThat(slapd.connectionCount() - before).isBetween(1, 2);
+    }
 }

@@ -418,6 +418,11 @@ public final class SlapdFixture implements AutoCloseable {
         }
     }
 
+    /** How many connections slapd has accepted so far. */
+    public int connectionCount() throws IOException {
+        return (int) logSince(0).lines().filter(l -> l.contains(" ACCEPT from IP=")).count();
+    }
+
     /** How many StartTLS requests slapd has logged so far. */
     public int startTlsCount() throws IOException {
         return (int) logSince(0).lines().filter(l -> l.contains(" EXT oid=1.3.6.1.4.1.1466.20037")).count();
