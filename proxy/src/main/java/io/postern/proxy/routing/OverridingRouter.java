@@ -38,7 +38,7 @@ public final class OverridingRouter implements Router {
     private final Overrides overrides;
     private final Predicate<String> backendExists;
 
-    /** @param backendExists whether the running configuration has a backend of that name */
+    /** @param backendExists whether the configuration this router was built from has a backend of that name */
     public OverridingRouter(Router configured, Overrides overrides, Predicate<String> backendExists) {
         this.configured = configured;
         this.overrides = overrides;

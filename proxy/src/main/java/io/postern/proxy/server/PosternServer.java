@@ -69,7 +69,7 @@ public final class PosternServer implements AutoCloseable {
         this.acceptGroup = transport.newGroup(1);
         this.workerGroup = transport.newGroup(workerThreads);
         this.pool = new BackendPool(config.backends(), config.routing(), workerGroup, transport.socketChannel());
-        this.router = new OverridingRouter(Routers.of(config), overrides, pool::has);
+        this.router = new OverridingRouter(Routers.of(config), overrides, config.backends()::containsKey);
     }
 
     /**
@@ -348,7 +348,7 @@ public final class PosternServer implements AutoCloseable {
         old.limits().setMaxima(next.limits().maxSessionsPerUser(), next.limits().maxConnectionsPerAddress(),
                 next.limits().maxConnections());
         Router previousRouter = router;
-        router = new OverridingRouter(Routers.of(next), overrides, pool::has);
+        router = new OverridingRouter(Routers.of(next), overrides, next.backends()::containsKey);
         services = new SessionServices(next, router, transport, checked.tls(), old.throttle(), pool,
                 old.limits(), denials);
         TlsRuntime previousTls = tls;

@@ -346,6 +346,39 @@ class AdminApiDovecotIT {
     }
 
     @Test
+    void aReloadAddsABackendAndAnOverrideToARemovedOneIsIgnored() throws Exception {
+        DovecotFixture b = shards.get("shard-b");
+        String withB2 = config("shard-a").replace("routing:", "  - {name: shard-b2, address: \"" + b.host() + ":" + b.port()
+                + "\"}\nrouting:");
+        try {
+            Files.writeString(configFile, withB2);
+            assertThat(admin.send("POST", "/reload").statusCode()).isEqualTo(200);
+            assertThat(admin.json("POST", "/users/carol/move?backend=shard-b2").path("backend").asText()).isEqualTo("shard-b2");
+            try (RawImapClient carol = login("carol")) {
+                assertThat(shardOf(carol)).isEqualTo("shard-b"); // the server behind the new backend name
+                JsonNode b2 = null;
+                for (JsonNode backend : admin.json("GET", "/backends")) {
+                    if (backend.path("name").asText().equals("shard-b2")) {
+                        b2 = backend;
+                    }
+                }
+                assertThat(b2).isNotNull();
+                assertThat(b2.path("sessions").asInt()).isEqualTo(1);
+            }
+            Files.writeString(configFile, config("shard-a"));
+            assertThat(admin.send("POST", "/reload").statusCode()).isEqualTo(200);
+            assertThat(admin.json("GET", "/overrides").path("carol").asText()).as("kept, but names no configured backend")
+                    .isEqualTo("shard-b2");
+            try (RawImapClient carol = login("carol")) {
+                assertThat(shardOf(carol)).as("the configured route applies").isEqualTo("shard-a");
+            }
+        } finally {
+            Files.writeString(configFile, config("shard-a"));
+            assertThat(admin.send("POST", "/reload").statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
     void readinessFollowsTheBackendsAndNeedsNoTokenOnLoopback() throws Exception {
         DovecotFixture lone = DovecotFixture.builder().name("shard-z").user("zed", PASSWORD).start();
         try (PosternServer p = PosternServer.start(PosternConfig.parse("""
