@@ -247,6 +247,41 @@ class ClientTlsIT {
     }
 
     @Test
+    void aConfigurationReloadPutsNewCertificatesInFrontOfNewSessionsAndABadOneChangesNothing() throws Exception {
+        TestCertificates.Issued first = ca.server("mail.test").issue();
+        TestCertificates.Issued second = ca.server("mail.test").issue();
+        Path file = dir.resolve("reload.yml");
+        String yaml = """
+                listeners: [{name: imaps, bind: "127.0.0.1:0", tls: implicit}]
+                tls:
+                  certificates: [{cert: "%s", key: "%s"}]
+                  reload_interval: 0s
+                backends: [{name: dovecot, address: "%s:%d"}]
+                routing: {strategy: static}
+                """;
+        Files.writeString(file, yaml.formatted(first.cert(), first.key(), dovecot.host(), dovecot.port()));
+        try (PosternServer server = PosternServer.start(file)) {
+            SSLContext client = trusting(ca.caCertificate(), null);
+            try (TlsLines held = TlsLines.connect(server.address("imaps"), client, "mail.test")) {
+                assertThat(held.line()).startsWith("* OK ");
+                Files.writeString(file, yaml.formatted(second.cert(), second.key(), dovecot.host(), dovecot.port()));
+                assertThat(server.reload()).startsWith("reloaded ");
+                try (TlsLines tls = TlsLines.connect(server.address("imaps"), client, "mail.test")) {
+                    assertThat(tls.peer().getSerialNumber()).isEqualTo(second.certificate().getSerialNumber());
+                }
+                Files.writeString(file, yaml.formatted(second.cert(), dir.resolve("missing.key"), dovecot.host(), dovecot.port()));
+                assertThatThrownBy(server::reload).isInstanceOf(PosternServer.ReloadRefused.class)
+                        .hasMessageContaining("missing.key");
+                try (TlsLines tls = TlsLines.connect(server.address("imaps"), client, "mail.test")) {
+                    assertThat(tls.peer().getSerialNumber()).isEqualTo(second.certificate().getSerialNumber());
+                }
+                held.send("a LOGIN tina " + PASSWORD + "\r\n");
+                assertThat(held.until("a ")).as("a session from before the reloads goes on").last().asString().startsWith("a OK");
+            }
+        }
+    }
+
+    @Test
     void clientCertificatesAreRequiredWhereConfigured() throws Exception {
         TestCertificates.Issued me = clientCa.server("tina-device").issue();
         try (TlsLines tls = TlsLines.connect(postern.address("mtls"), trusting(ca.caCertificate(), me), "mail.test")) {
