@@ -17,14 +17,14 @@ import java.util.List;
  * per buffer access, which slows fuzzing a hundredfold, and the refCnt check already sees every
  * buffer of the input that leaked.
  */
-final class RecordingAllocator extends AbstractByteBufAllocator {
+public final class RecordingAllocator extends AbstractByteBufAllocator {
 
     /** Jazzer fuzzes (rather than replays) when this variable is set to anything. */
     private static final boolean FUZZING = !System.getenv().getOrDefault("JAZZER_FUZZ", "").isEmpty();
 
     private final List<ByteBuf> allocated = new ArrayList<>();
 
-    RecordingAllocator() {
+    public RecordingAllocator() {
         super(false);
     }
 
@@ -46,7 +46,7 @@ final class RecordingAllocator extends AbstractByteBufAllocator {
     }
 
     /** Fails when a buffer from this allocator is still referenced. */
-    void assertAllReleased() {
+    public void assertAllReleased() {
         for (int i = 0; i < allocated.size(); i++) {
             ByteBuf buf = allocated.get(i);
             if (buf.refCnt() != 0) {

@@ -26,7 +26,7 @@ class ProxyProtocolIT {
     @BeforeAll
     void start() throws Exception {
         DovecotFixture.assumeAvailable();
-        dovecot = DovecotFixture.builder().name("haproxy").user("pat", "pp-pw").user("quinn", "pp-pw").start();
+        dovecot = DovecotFixture.builder().name("haproxy").user("pat", "pp-pw").user("quinn", "pp-pw").user("rune", "pp-pw").start();
         postern = PosternServer.start(PosternConfig.parse("""
                 listeners:
                   - {name: behind-lb, bind: "127.0.0.1:0", proxy_protocol: true}
@@ -49,11 +49,16 @@ class ProxyProtocolIT {
     }
 
     private String dovecotLoginLine(String user) throws Exception {
+        return dovecotLog("Login: user=<" + user + ">");
+    }
+
+    /** The first line of Dovecot's log with {@code text}, waiting up to 5 s for it; empty if none. */
+    private String dovecotLog(String text) throws Exception {
         String line = "";
         for (int i = 0; i < 50 && line.isEmpty(); i++) {
             Thread.sleep(100); // Dovecot writes its log asynchronously
             line = Files.readAllLines(dovecot.logPath()).stream()
-                    .filter(l -> l.contains("Login: user=<" + user + ">")).findFirst().orElse("");
+                    .filter(l -> l.contains(text)).findFirst().orElse("");
         }
         return line;
     }
@@ -78,6 +83,17 @@ class ProxyProtocolIT {
             assertThat(first).startsWith("* OK ");
             assertThat(c.closedByServer()).isTrue();
         }
+    }
+
+    @Test
+    void commandsBehindAnUntrustedHeaderGoNowhere() throws Exception {
+        try (RawImapClient c = new RawImapClient(postern.address("untrusting"))) {
+            // one write: the header and a login, which must not reach the session or the backend
+            c.send("PROXY TCP4 192.0.2.9 127.0.0.1 40000 143\r\na LOGIN rune pp-pw\r\n");
+            assertThat(c.line()).startsWith("* OK ");
+            assertThat(c.closedByServer()).isTrue();
+        }
+        assertThat(dovecotLog("user=<rune>")).isEmpty();
     }
 
     @Test
