@@ -81,4 +81,21 @@ public final class ImapChars {
     static int upper(int b) {
         return b >= 'a' && b <= 'z' ? b - 32 : b;
     }
+
+    /**
+     * Checks the text of a command line, the {@code textLength} bytes from the reader index
+     * (the line ending left out): a NUL (RFC 9051's CHAR8 excludes it) or a CR (a line ends only
+     * at CRLF) inside a line is refused, since a server may read such a line otherwise than
+     * Postern does (Dovecot ends a command at a bare CR and drops the rest).
+     *
+     * @throws ImapParseException naming the character, safe to send in a BAD reply
+     */
+    public static void checkLineText(ByteBuf line, int textLength) throws ImapParseException {
+        int at = line.forEachByte(line.readerIndex(), textLength, b -> b != 0 && b != '\r');
+        if (at >= 0) {
+            throw new ImapParseException(line.getByte(at) == 0
+                    ? "Invalid character in command (NUL)"
+                    : "Invalid character in command (CR without LF)");
+        }
+    }
 }

@@ -614,6 +614,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
      * read), then connects and logs in there.
      */
     private void beginLogin(String tag, Credentials credentials) {
+        if (credentials.user().indexOf('\0') >= 0 || credentials.password().indexOf('\0') >= 0) {
+            bad(tag, "NUL in a user name or password."); // SASL PLAIN, to the backend, separates with NUL
+            return;
+        }
         java.util.concurrent.CompletableFuture<Router.Route> lookup = router.lookup(
                 new Router.Login(credentials.user(), credentials.password(), clientAddress(), loginFailures + 1));
         if (lookup.isDone() && !lookup.isCompletedExceptionally()) {
@@ -909,6 +913,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             if (line.first() && !commandStarts(line)) {
                 return;
             }
+            if (!line.first() && !continuationValid(line)) {
+                return;
+            }
             if (!line.first() && line.last()) {
                 transmitting = null;
             }
@@ -929,6 +936,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         CommandHead head;
         try {
             head = CommandHead.parse(line.content());
+            io.postern.imap.parse.ImapChars.checkLineText(line.content(), line.textLength()); // not relayed: read otherwise
         } catch (ImapParseException e) {
             bad(tagOf(line.content()), e.getMessage() + ".");
             refuseRestOf(line);
@@ -996,6 +1004,22 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             ctx.flush(); // the OK is the last thing the client gets uncompressed
             compression = Compression.install(client.pipeline(), decoder.takeBufferedInput());
             log.debug("[{}] COMPRESS=DEFLATE active on the client connection", id);
+        }
+    }
+
+    /**
+     * A line after a literal with a NUL or a bare CR: the command's start is at the backend
+     * already and cannot be withdrawn, so the session ends rather than relay it.
+     */
+    private boolean continuationValid(ImapLine line) {
+        try {
+            io.postern.imap.parse.ImapChars.checkLineText(line.content(), line.textLength());
+            return true;
+        } catch (ImapParseException e) {
+            line.release();
+            bad(transmitting, e.getMessage() + ".");
+            closeWithBye("Invalid input.");
+            return false;
         }
     }
 

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -129,15 +130,20 @@ class HostileInputDovecotIT {
             List<CompletableFuture<String>> answers = List.of(
                     beforeLogin("a1 LOGIN {" + SMUGGLING_USER.length() + "}\r\n", SMUGGLING_USER + " x\r\n"),
                     beforeLogin("a1 AUTHENTICATE PLAIN " + plain + "\r\n"),
-                    beforeLogin("a1 LOGIN {12}\r\n", "alice\0secret secret\r\n"),
                     beforeLogin("a1 LOGIN \"ali\u00ffce\" secret\r\n"));
-            // FINDING: NUL and invalid UTF-8 are not refused by Postern (RFC 9051: no NUL in a
-            // literal, UTF-8 must be valid); the backend refuses the login after its failure delay
+            // a NUL in a user name or password would shift the fields of the SASL PLAIN message
+            // Postern logs in with at the backend: refused by Postern, the backend never asked
+            String nulInUser = beforeLogin("a1 LOGIN {12}\r\n", "alice\0secret secret\r\n").get();
+            String nulInPassword = beforeLogin("a1 LOGIN alice {7}\r\n", "sec\0ret\r\n").get();
+            assertThat(nulInUser).isEqualTo("a1 BAD NUL in a user name or password.");
+            assertThat(nulInPassword).isEqualTo("a1 BAD NUL in a user name or password.");
+            // FINDING: invalid UTF-8 is not refused by Postern; the backend refuses the login
             for (CompletableFuture<String> answer : answers) {
                 assertThat(answer.get()).isEqualTo("a1 NO [AUTHENTICATIONFAILED] Authentication failed.");
             }
-            return "a1 NO [AUTHENTICATIONFAILED] Authentication failed. (all four, the backend's refusal); "
-                    + "session goes on";
+            return "smuggling user names and invalid UTF-8: a1 NO [AUTHENTICATIONFAILED] Authentication failed. "
+                    + "(the backend's refusal); NUL in user or password: a1 BAD NUL in a user name or password. "
+                    + "(Postern's); session goes on";
         }).assertOthersUnharmed();
         assertThat(alicesFolders()).contains("Keep").doesNotContain("Smuggled");
         // Dovecot offers AUTH=PLAIN and SASL-IR: on the backend connections of the smuggling
@@ -158,12 +164,14 @@ class HostileInputDovecotIT {
             }
         }
         assertThat(carried).containsExactlyInAnyOrder("\0" + SMUGGLING_USER + "\0x", "\0" + SMUGGLING_USER + "\0secret");
+        assertThat(tap.commandStreamsWith("sec\0ret")).isEmpty();
+        assertThat(tap.commandStreamsWith("alice\0secret")).isEmpty();
     }
 
     /**
-     * After login Postern passes command lines on as they came, framed by LF. Dovecot frames the
-     * same way, so no bare CR or NUL ever lets a second command run; but it reads some lines
-     * differently from Postern (see the FINDING lines).
+     * After login Postern refuses a NUL or a bare CR inside a command line itself, and relays
+     * nothing of it: Dovecot ends a command at a bare CR and drops the rest, so a policy would
+     * judge another command than the one Dovecot runs. A bare LF ends a line for both.
      */
     @Test
     void nulAndBareCrAndBareLfInCommandLinesAfterLogin() throws Exception {
@@ -177,27 +185,41 @@ class HostileInputDovecotIT {
                     .containsExactly("a1 BAD Invalid character in command name.");
             assertThat(afterLogin(direct(), "a1 NOOP\0\r\n"))
                     .containsExactly("a1 BAD Error in IMAP command: Invalid command name.");
-            // FINDING: relayed as it came; Dovecot creates "CrP", cut at the CR, where Postern (and a
-            // policy) would see the name "CrP<CR>a2 DELETE Keep"
+            // Dovecot creates "CrD", cut at the CR, where a policy would see "CrD<CR>a2 DELETE Keep"
             assertThat(afterLogin(postern.address("imap"), "a1 CREATE CrP\ra2 DELETE Keep\r\n"))
-                    .containsExactly("a1 OK Create completed.");
+                    .containsExactly("a1 BAD Invalid character in command (CR without LF).");
             assertThat(afterLogin(direct(), "a1 CREATE CrD\ra2 DELETE Keep\r\n"))
                     .containsExactly("a1 OK Create completed.");
-            for (InetSocketAddress server : List.of(postern.address("imap"), direct())) {
-                assertThat(afterLogin(server, "a1 SELECT IN\0BOX\r\n"))
-                        .containsExactly("a1 BAD Error in IMAP command SELECT: Invalid characters in atom.");
-                assertThat(afterLogin(server, "a1 SELECT INBOX\ra2 CREATE Smuggled\r\n"))
-                        .containsExactly("a1 BAD Error in IMAP command SELECT: CR sent without LF.");
-            }
+            assertThat(afterLogin(postern.address("imap"), "a1 SELECT IN\0BOX\r\n"))
+                    .containsExactly("a1 BAD Invalid character in command (NUL).");
+            assertThat(afterLogin(direct(), "a1 SELECT IN\0BOX\r\n"))
+                    .containsExactly("a1 BAD Error in IMAP command SELECT: Invalid characters in atom.");
+            assertThat(afterLogin(postern.address("imap"), "a1 SELECT INBOX\ra2 CREATE Smuggled\r\n"))
+                    .containsExactly("a1 BAD Invalid character in command (CR without LF).");
+            assertThat(afterLogin(direct(), "a1 SELECT INBOX\ra2 CREATE Smuggled\r\n"))
+                    .containsExactly("a1 BAD Error in IMAP command SELECT: CR sent without LF.");
             assertThat(afterLogin(postern.address("imap"), "a1 NOOP\na2 CREATE LfP\n"))
                     .containsExactly("a1 OK NOOP completed.", "a2 OK Create completed.");
             assertThat(afterLogin(direct(), "a1 NOOP\na2 CREATE LfD\n"))
                     .containsExactly("a1 OK NOOP completed.", "a2 OK Create completed.");
-            return "bare CR or NUL in the command name: * BAD Invalid character in command name (untagged); "
-                    + "elsewhere relayed, Dovecot's answer (a1 BAD ..., or a1 OK for a CREATE cut at the CR); "
+            // after a literal the command's start is at the backend already: BAD, BYE, close
+            try (HostileSocket s = HostileSocket.connect(postern.address("imap"))) {
+                s.line();
+                s.send("a0 LOGIN alice secret\r\n");
+                assertThat(s.tagged("a0")).startsWith("a0 OK");
+                s.send("a1 CREATE {3+}\r\nCrL\ra2 DELETE Keep\r\n");
+                assertThat(s.linesUntilClosed(Duration.ofSeconds(30))).containsExactly(
+                        "a1 BAD Invalid character in command (CR without LF).", "* BYE Invalid input.");
+            }
+            return "NUL or bare CR in a command line: a1 BAD Invalid character in command (NUL). / "
+                    + "(CR without LF). (Postern's, nothing relayed); after a literal the same, then * BYE and close; "
                     + "bare LF ends a line on both";
         }).assertOthersUnharmed();
-        assertThat(alicesFolders()).contains("Keep", "CrP", "CrD", "LfP", "LfD").doesNotContain("Smuggled");
+        assertThat(alicesFolders()).contains("Keep", "CrD", "LfP", "LfD").doesNotContain("Smuggled", "CrP", "CrL");
+        // through Postern, none of it reached Dovecot (the tap sees Postern's backend connections only)
+        for (String refused : List.of("CrP\r", "IN\0BOX", "INBOX\ra2", "CrL\r")) {
+            assertThat(tap.commandStreamsWith(refused)).as("backend connections with %s", refused).isEmpty();
+        }
     }
 
     @Test
