@@ -89,7 +89,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         try {
-            route(ctx, request.method(), path, uri.parameters());
+            route(ctx, request, path, uri.parameters());
         } catch (RuntimeException e) {
             log.warn("admin: {} {} failed", request.method(), uri.rawPath(), e);
             reply(ctx, AdminServer.Reply.text(500, "internal error: " + e.getMessage() + "\n"));
@@ -108,7 +108,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         return MessageDigest.isEqual(given, token); // time independent of where the bytes differ
     }
 
-    private void route(ChannelHandlerContext ctx, HttpMethod method, List<String> path, Map<String, List<String>> query) {
+    private void route(ChannelHandlerContext ctx, FullHttpRequest request, List<String> path, Map<String, List<String>> query) {
+        HttpMethod method = request.method();
         String p = "/" + String.join("/", path);
         boolean get = method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD);
         boolean post = method.equals(HttpMethod.POST);
@@ -192,7 +193,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
         AdminServer.Endpoint extra = admin.endpoint(p);
         if (extra != null && get) {
-            reply(ctx, extra.get(query));
+            reply(ctx, extra.get(new AdminServer.Request(p, query, request.headers())));
             return;
         }
         reply(ctx, AdminServer.Reply.text(404, "no such endpoint: " + p + "\n"));

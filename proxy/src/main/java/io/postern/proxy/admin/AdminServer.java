@@ -37,12 +37,20 @@ public final class AdminServer implements AutoCloseable {
 
     /**
      * An extra GET endpoint, such as {@code /metrics}: answers on the admin event loop, so it
-     * must not block.
+     * must not block. The token rule applies to it as to every endpoint but health and readiness.
      */
     @FunctionalInterface
     public interface Endpoint {
-        Reply get(Map<String, java.util.List<String>> query);
+        Reply get(Request request);
     }
+
+    /**
+     * A GET request to an extra endpoint.
+     *
+     * @param query the query parameters, decoded
+     * @param headers the request's headers (e.g. {@code Accept}, to choose OpenMetrics or Prometheus text)
+     */
+    public record Request(String path, Map<String, java.util.List<String>> query, io.netty.handler.codec.http.HttpHeaders headers) {}
 
     /** An answer: status, content type, body. */
     public record Reply(int status, String contentType, byte[] body) {

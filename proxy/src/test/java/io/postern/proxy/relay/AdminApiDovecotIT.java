@@ -305,6 +305,21 @@ class AdminApiDovecotIT {
     }
 
     @Test
+    void anAddedEndpointSeesQueryAndHeadersBehindTheToken() throws Exception {
+        postern.admin().addEndpoint("/probe", r -> io.postern.proxy.admin.AdminServer.Reply.text(200,
+                r.path() + " " + r.query().get("format") + " " + r.headers().get("Accept") + "\n"));
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.URI probe = java.net.URI.create(admin.url() + "/probe?format=x");
+        HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(probe)
+                .header("Authorization", "Bearer " + TOKEN).header("Accept", "application/openmetrics-text").build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).isEqualTo("/probe [x] application/openmetrics-text\n");
+        assertThat(admin.send("GET", "/probe", null).statusCode()).isEqualTo(401);
+        assertThat(admin.send("POST", "/probe").statusCode()).isEqualTo(404);
+    }
+
+    @Test
     void unknownEndpointsAndWrongMethodsGetClearAnswers() throws Exception {
         assertThat(admin.send("GET", "/nope").statusCode()).isEqualTo(404);
         assertThat(admin.send("GET", "/reload").statusCode()).isEqualTo(405);
