@@ -1,5 +1,19 @@
 /**
- * The policy SPI and the built-in policies (acl, audit, scan, capabilities). Filled by the
- * policy engine issue; nothing here knows Netty channels.
+ * The policy SPI. A {@link io.postern.policies.PolicyFactory} (found with
+ * {@link java.util.ServiceLoader}) turns a configuration entry into a
+ * {@link io.postern.policies.Policy}: a name and one small handler per event it cares about
+ * ({@link io.postern.policies.LoginPolicy}, {@link io.postern.policies.CommandPolicy},
+ * {@link io.postern.policies.ResponsePolicy}, {@link io.postern.policies.CapabilityPolicy},
+ * {@link io.postern.policies.CompletionListener}, {@link io.postern.policies.TrafficListener},
+ * {@link io.postern.policies.CloseListener}; {@link io.postern.policies.ContentPolicy} is
+ * reserved). Deciding handlers make exactly one decisive call on their verdict object, now or
+ * asynchronously with a timeout and a fallback.
+ *
+ * <p>Threading, for every handler: called on the session's event loop (one thread per session,
+ * never two at once for one session), must not block, and is shared by every session the policy
+ * is selected for. Nothing here knows Netty.
+ *
+ * <p>{@code io.postern.policies.engine} runs chains of policies; {@code acl} and
+ * {@code capabilities} are the built-in policies.
  */
 package io.postern.policies;

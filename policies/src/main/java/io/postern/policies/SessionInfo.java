@@ -1,0 +1,40 @@
+package io.postern.policies;
+
+import java.net.InetAddress;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * What a policy knows about the session it decides for. Immutable; the same instance is passed
+ * to every event of one session.
+ *
+ * @param sessionId Postern's session id, as in its log lines
+ * @param user the login name as the client gave it; {@code null} before login (greeting and
+ *     pre-login CAPABILITY)
+ * @param groups the groups the user belongs to (the {@code groups:} configuration); empty before login
+ * @param listener the name of the listener the client connected to
+ * @param clientAddress the client's address (the one a PROXY header named, where one did); may be {@code null}
+ * @param tls whether the client connection is encrypted (implicit TLS, or after STARTTLS)
+ */
+public record SessionInfo(
+        String sessionId, String user, Set<String> groups, String listener, InetAddress clientAddress, boolean tls) {
+
+    public SessionInfo {
+        groups = Set.copyOf(groups);
+    }
+
+    /** A connection before login: only the listener, the address and TLS are known. */
+    public static SessionInfo connection(String sessionId, String listener, InetAddress clientAddress, boolean tls) {
+        return new SessionInfo(sessionId, null, Set.of(), listener, clientAddress, tls);
+    }
+
+    /** The part of the user name after the last {@code @}, in lower case; empty when there is none. */
+    public String domain() {
+        int at = user == null ? -1 : user.lastIndexOf('@');
+        return at < 0 ? "" : user.substring(at + 1).toLowerCase(Locale.ROOT);
+    }
+
+    public boolean loggedIn() {
+        return user != null;
+    }
+}
