@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.postern.policies.engine.PolicySet;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +22,7 @@ import java.util.Set;
  *
  * @param tls the certificates for TLS listeners; {@code null} when no listener uses TLS
  * @param admin the admin listener; {@code null} when there is none (the default)
+ * @param policies the policy entries and groups ({@link PolicySet#EMPTY} when none)
  */
 public record PosternConfig(
         List<ListenerConfig> listeners,
@@ -29,10 +31,11 @@ public record PosternConfig(
         RoutingConfig routing,
         LimitsConfig limits,
         TimeoutsConfig timeouts,
-        AdminConfig admin) {
+        AdminConfig admin,
+        PolicySet policies) {
 
     static final Set<String> KEYS =
-            Set.of("listeners", "tls", "backends", "routing", "policies", "admin", "limits", "timeouts");
+            Set.of("listeners", "tls", "backends", "routing", "groups", "policies", "admin", "limits", "timeouts");
 
     public static PosternConfig load(Path file) throws ConfigException {
         String text;
@@ -105,13 +108,11 @@ public record PosternConfig(
                         .error("\"" + listeners.get(i).tls() + "\" needs certificates under tls.certificates");
             }
         }
-        if (!top.get("policies").list().isEmpty()) {
-            throw top.get("policies").error("policies are not supported by this build yet (expected: [])");
-        }
+        PolicySet policies = PoliciesConfig.read(top.get("groups"), top.get("policies"), listenerNames);
         AdminConfig admin = top.get("admin").isMissing() ? null : AdminConfig.read(top.get("admin"));
         LimitsConfig limits = top.get("limits").isMissing() ? LimitsConfig.defaults() : LimitsConfig.read(top.get("limits"));
         TimeoutsConfig timeouts =
                 top.get("timeouts").isMissing() ? TimeoutsConfig.defaults() : TimeoutsConfig.read(top.get("timeouts"));
-        return new PosternConfig(List.copyOf(listeners), tls, Map.copyOf(backends), routing, limits, timeouts, admin);
+        return new PosternConfig(List.copyOf(listeners), tls, Map.copyOf(backends), routing, limits, timeouts, admin, policies);
     }
 }

@@ -14,6 +14,7 @@ import io.postern.proxy.routing.Router;
 import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Routers;
 import io.postern.proxy.session.LoginThrottle;
+import io.postern.proxy.session.PolicyRegistry;
 import io.postern.proxy.session.SessionLimits;
 import io.postern.proxy.session.SessionServices;
 import io.postern.proxy.admin.AdminServer;
@@ -61,6 +62,7 @@ public final class PosternServer implements AutoCloseable {
     private volatile Path configFile;
     private volatile boolean shuttingDown;
     private AdminServer admin;
+    private final PolicyRegistry policies;
 
     private PosternServer(PosternConfig config, TlsRuntime tls, Transport transport, int workerThreads) {
         this.config = config;
@@ -70,6 +72,7 @@ public final class PosternServer implements AutoCloseable {
         this.workerGroup = transport.newGroup(workerThreads);
         this.pool = new BackendPool(config.backends(), config.routing(), workerGroup, transport.socketChannel());
         this.router = new OverridingRouter(Routers.of(config), overrides, config.backends()::containsKey);
+        this.policies = new PolicyRegistry(config.policies());
     }
 
     /**
@@ -117,7 +120,7 @@ public final class PosternServer implements AutoCloseable {
                 config.limits().maxConnectionsPerAddress(), config.limits().maxConnections());
         LoginThrottle throttle = new LoginThrottle(
                 config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
-        services = new SessionServices(config, router, transport, tls, throttle, pool, limits, denials);
+        services = new SessionServices(config, router, transport, tls, throttle, pool, limits, denials, policies);
         for (ListenerConfig listener : config.listeners()) {
             ServerBootstrap b = new ServerBootstrap()
                     .group(acceptGroup, workerGroup)
@@ -188,6 +191,16 @@ public final class PosternServer implements AutoCloseable {
     /** Re-reads the listeners' certificate files (SIGHUP); a failed reload keeps the old certificates. */
     public void reloadCertificates() {
         tls.reloadNow();
+    }
+
+    /**
+     * Takes only the policies and groups of {@code newConfig} (a configuration in memory; {@link
+     * #reload()} does this, and the rest, from the file): sessions that log in from now on choose
+     * their chain from them; sessions already logged in keep theirs.
+     */
+    public void reloadPolicies(PosternConfig newConfig) {
+        policies.replace(newConfig.policies());
+        log.info("policies reloaded: {} entries", newConfig.policies().entries().size());
     }
 
     /** Whether health checks (and failed connects) currently count a backend as up. */
@@ -350,7 +363,8 @@ public final class PosternServer implements AutoCloseable {
         Router previousRouter = router;
         router = new OverridingRouter(Routers.of(next), overrides, next.backends()::containsKey);
         services = new SessionServices(next, router, transport, checked.tls(), old.throttle(), pool,
-                old.limits(), denials);
+                old.limits(), denials, policies);
+        policies.replace(next.policies()); // new chains for logins from now on; logged-in sessions keep theirs
         TlsRuntime previousTls = tls;
         tls = checked.tls();
         config = next;

@@ -68,7 +68,7 @@ import org.slf4j.LoggerFactory;
  * here runs on it, so the state needs no locks. Reads are explicit ({@code AUTO_READ} off on
  * both channels): one side is read only while the other can take writes.
  */
-public final class ClientSession extends ChannelInboundHandlerAdapter {
+public final class ClientSession extends ChannelInboundHandlerAdapter implements PolicyGate.Host {
 
     private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
     private static final AtomicLong SESSION_IDS = new AtomicLong();
@@ -118,6 +118,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private String routeKey;
     /** Set by {@link #endAfterCommands}: the BYE text said once the running commands have completed. */
     private String byeAfterCommands;
+    private final PolicyRegistry policyRegistry;
+    /** The session's policies (see {@link PolicyGate}); set when the channel is known. */
+    private PolicyGate policies;
     /** The address a connection slot was taken for, or {@code null} when none was taken. */
     private java.net.InetAddress connectionSlot;
     private boolean connectionCounted;
@@ -179,6 +182,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         this.pool = services.pool();
         this.limits = services.limits();
         this.denials = services.denials();
+        this.policyRegistry = services.policies();
         this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
     }
 
@@ -189,6 +193,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         this.ctx = ctx;
         this.client = ctx.channel();
         this.decoder = (ImapFrameDecoder) ctx.pipeline().get(HandlerNames.FRAME_DECODER);
+        this.policies = new PolicyGate(policyRegistry, this, id, listener.name(), client.eventLoop());
     }
 
     @Override
@@ -227,7 +232,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     }
 
     private List<String> preAuthCapabilities() {
-        return Capabilities.preAuth(listener.tls().equals("starttls") && !tlsActive, listener.requireTls() && !tlsActive);
+        return policies.preLoginCapabilities(
+                Capabilities.preAuth(listener.tls().equals("starttls") && !tlsActive, listener.requireTls() && !tlsActive),
+                clientAddress(), tlsActive);
     }
 
     private static String capitalised(String s) {
@@ -323,6 +330,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
         log.debug("[{}] client closed in state {}", id, state);
         state = State.CLOSED;
         releaseSessionState();
+        policies.closed(loggingOut ? io.postern.policies.CloseReason.LOGOUT : io.postern.policies.CloseReason.CLIENT_CLOSED);
         if (connectionCounted) {
             connectionCounted = false;
             limits.giveConnection(connectionSlot);
@@ -362,7 +370,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     private void readClientIfReady() {
         if (state == State.CLOSED || state == State.LOGGING_IN || state == State.STARTING_TLS
-                || decoder.awaitingLiteralDecision()) {
+                || decoder.awaitingLiteralDecision() || policies.pending()) {
             return;
         }
         if (byeAfterCommands != null && transmitting == null && !dropping) {
@@ -781,6 +789,30 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             return;
         }
         endLogin();
+        policies.login(user, clientAddress(), tlsActive, () -> loginAdmitted(backendCapabilities), this::loginRefusedByPolicy);
+    }
+
+    /** A login policy refused the user the backend accepted: the backend session is closed. */
+    private void loginRefusedByPolicy(io.postern.policies.engine.Outcome refusal) {
+        if (state != State.LOGGING_IN) {
+            return;
+        }
+        log.info("[{}] login of {} refused by policy {}: {}", id, user, refusal.policy(), refusal.decision());
+        policies.loginAbandoned();
+        Channel dead = backend;
+        backend = null;
+        dead.close();
+        if (refusal.decision().kind() == io.postern.policies.Decision.Kind.DISCONNECT) {
+            closeWithBye(refusal.decision().text());
+            return;
+        }
+        answerLoginFailure(refusal.decision().answerText(), true);
+    }
+
+    private void loginAdmitted(List<String> backendCapabilities) {
+        if (state != State.LOGGING_IN) {
+            return;
+        }
         state = State.RELAY;
         decoder.setAuthenticated(true);
         long idle = config.timeouts().idle().toMillis();
@@ -884,7 +916,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
 
     /** Frames the client pipelined behind its LOGIN, handled now that the login is over. */
     private void releaseHeld() {
-        while (!held.isEmpty() && state != State.LOGGING_IN && state != State.CLOSED) {
+        while (!held.isEmpty() && state != State.LOGGING_IN && state != State.CLOSED && !policies.pending()) {
             clientFrame(held.poll());
         }
     }
@@ -900,6 +932,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(frame); // nothing after LOGOUT reaches the backend
             return;
         }
+        if (policies.pending()) {
+            held.add(frame); // a policy decides about an earlier command: this one waits its turn
+            return;
+        }
+        policies.traffic(true, ((io.netty.buffer.ByteBufHolder) frame).content().readableBytes());
         if (dropping) {
             dropping = !(frame instanceof ImapLine line && line.last());
             if (decoder.awaitingLiteralDecision()) {
@@ -960,20 +997,71 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
                 return false;
             }
         }
-        running.put(head.tag(), new Running(head.name(), System.nanoTime()));
-        if (head.name().equals("IDLE")) {
-            idleTag = head.tag();
-        } else if (head.name().equals("LOGOUT") && line.last()) {
+        if (policies.inspectsCommands()) {
+            policies.command(head, line); // forwards, answers or waits: see forward()
+            return false;
+        }
+        track(head.tag(), head.name(), line.last());
+        return true;
+    }
+
+    private void track(String tag, String name, boolean wholeLine) {
+        running.put(tag, new Running(name, System.nanoTime()));
+        if (name.equals("IDLE")) {
+            idleTag = tag;
+        } else if (name.equals("LOGOUT") && wholeLine) {
             loggingOut = true;
         }
-        transmitting = line.last() ? null : head.tag();
-        return true;
+        transmitting = wholeLine ? null : tag;
+    }
+
+    // ---------------------------------------------------------------- PolicyGate.Host
+
+    @Override
+    public void reply(String line) {
+        write(line);
+    }
+
+    @Override
+    public void forward(String tag, String name, ImapLine original, ByteBuf firstLine) {
+        track(tag, name, original.last());
+        if (firstLine != original.content()) {
+            original.release();
+        }
+        backend.write(firstLine);
+    }
+
+    @Override
+    public void refuseRest(ImapLine line) {
+        refuseRestOf(line);
+    }
+
+    @Override
+    public void bye(String text) {
+        closeWithBye(text);
+    }
+
+    @Override
+    public void resumed() {
+        if (state != State.RELAY) {
+            return;
+        }
+        releaseHeld();
+        backend.flush();
+        ctx.flush();
+        readClientIfReady();
+    }
+
+    @Override
+    public void writeResponse(ByteBuf content) {
+        client.write(content);
     }
 
     /** The backend's capabilities as the client sees them: filtered, plus what Postern adds itself. */
     private List<String> afterLoginCapabilities(List<String> backendCapabilities) {
         List<String> shown = Capabilities.relayable(backendCapabilities);
-        return listener.compress() && compression == null ? Capabilities.with(shown, "COMPRESS=DEFLATE") : shown;
+        shown = listener.compress() && compression == null ? Capabilities.with(shown, "COMPRESS=DEFLATE") : shown;
+        return policies.capabilities(shown);
     }
 
     /**
@@ -991,7 +1079,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             bad(head.tag(), "COMPRESS needs one argument, the mechanism: " + e.getMessage() + ".");
             return;
         }
-        if (!listener.compress()) {
+        if (!listener.compress() || policies.removes("COMPRESS=DEFLATE")) {
             bad(head.tag(), "COMPRESS is not offered on this listener.");
         } else if (compression != null) {
             no(head.tag(), "[COMPRESSIONACTIVE] DEFLATE is already active.");
@@ -1060,6 +1148,16 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             }
             return;
         }
+        policies.traffic(false, ((io.netty.buffer.ByteBufHolder) frame).content().readableBytes());
+        if (policies.holdingResponse()) {
+            boolean last = frame instanceof ImapLine l && l.last();
+            policies.takeResponse(frame, null);
+            if (last) {
+                midResponse = false;
+                writeWaitingReplies();
+            }
+            return;
+        }
         if (frame instanceof ImapLine line) {
             midResponse = !line.last();
             if (line.first()) {
@@ -1087,6 +1185,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             client.write(line.content());
             return;
         }
+        if (policies.filters(head)) {
+            policies.takeResponse(line, head); // an untagged LIST, STATUS ... a policy may drop
+            return;
+        }
         boolean capabilities = "CAPABILITY".equals(head.code())
                 || (head.isUntagged() && !head.status() && "CAPABILITY".equals(head.keyword()));
         if (capabilities) {
@@ -1101,6 +1203,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
             if (command != null && log.isDebugEnabled()) {
                 log.debug("[{}] {} {} {} in {} us", id, head.tag(), command.name(), head.keyword(),
                         (System.nanoTime() - command.startNanos()) / 1000);
+            }
+            if (command != null) {
+                policies.completed(head.tag(), command.name(), head.keyword(), head.code(),
+                        System.nanoTime() - command.startNanos(), false);
             }
             if (head.tag().equals(idleTag)) {
                 idleTag = null;
@@ -1152,8 +1258,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
                 backend.read();
             }
             readClientIfReady();
-        } else if (state == State.LOGGING_IN && backend != null) {
-            backend.read();
+        } else if (state == State.LOGGING_IN && backend != null && login != null) {
+            backend.read(); // not while a login policy decides: the relay has not begun
         }
     }
 
@@ -1307,6 +1413,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter {
     private void close() {
         state = State.CLOSED;
         releaseSessionState();
+        policies.closed(loggingOut ? io.postern.policies.CloseReason.LOGOUT
+                : backendSaidBye ? io.postern.policies.CloseReason.BACKEND_CLOSED : io.postern.policies.CloseReason.POSTERN);
         client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         // a client that reads nothing would keep the close waiting behind its unwritten data forever
         client.eventLoop().schedule(() -> {

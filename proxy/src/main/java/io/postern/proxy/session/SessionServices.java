@@ -20,4 +20,5 @@ public record SessionServices(
         LoginThrottle throttle,
         BackendPool pool,
         SessionLimits limits,
-        DenialLog denials) {}
+        DenialLog denials,
+        PolicyRegistry policies) {}

@@ -1,0 +1,385 @@
+package io.postern.proxy.session;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.EventLoop;
+import io.netty.util.ReferenceCountUtil;
+import io.postern.imap.codec.ImapFrame;
+import io.postern.imap.codec.ImapLine;
+import io.postern.imap.codec.LiteralChunk;
+import io.postern.imap.parse.CommandHead;
+import io.postern.imap.parse.ResponseHead;
+import io.postern.policies.CloseReason;
+import io.postern.policies.Command;
+import io.postern.policies.CommandCompletion;
+import io.postern.policies.Decision;
+import io.postern.policies.Response;
+import io.postern.policies.SessionInfo;
+import io.postern.policies.engine.Outcome;
+import io.postern.policies.engine.PolicyChain;
+import io.postern.policies.engine.PolicySet;
+import io.postern.policies.engine.SessionThread;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where a session meets its policies: the chain chosen at login, asked about the login, each
+ * command, the untagged responses it filters and the capabilities the client is shown. The
+ * session calls it at a few points and it calls back through {@link Host}; a session without
+ * policies pays one boolean check per command.
+ *
+ * <p>Threading: every method runs on the session's event loop; asynchronous verdicts are hopped
+ * back onto it ({@link SessionThread} over the channel's {@link EventLoop}).
+ */
+final class PolicyGate {
+
+    private static final Logger log = LoggerFactory.getLogger(PolicyGate.class);
+
+    /** The most of an untagged response held to decide on it (a LIST line with a literal name). */
+    static final int MAX_HELD_RESPONSE = 16 * 1024;
+
+    /** What the gate needs of its session. */
+    interface Host {
+        /** Writes one of Postern's own lines (without CRLF) toward the client, after any half-written response. */
+        void reply(String line);
+
+        /** Sends an admitted command's first line to the backend and tracks its tag. */
+        void forward(String tag, String name, ImapLine original, ByteBuf firstLine);
+
+        /** Refuses the rest of a command already answered (its literal, its further lines). */
+        void refuseRest(ImapLine line);
+
+        /** Ends the session with {@code * BYE text}. */
+        void bye(String text);
+
+        /** A decision that kept the session waiting is carried out: flush, go on with held frames, read. */
+        void resumed();
+
+        /** Writes a backend response Postern held toward the client. */
+        void writeResponse(ByteBuf content);
+    }
+
+    private final PolicyRegistry registry;
+    private final Host host;
+    private final String sessionId;
+    private final String listener;
+    private final SessionThread thread;
+
+    /** The logged-in session's policies; empty before login. */
+    private PolicyChain chain = PolicyChain.EMPTY;
+    private SessionInfo session;
+    /** The login walk was started for {@link #session}, so close listeners are owed a call. */
+    private boolean closeOwed;
+    /** A command (or login) waits for an asynchronous verdict or a delay. */
+    private boolean pending;
+    /** Inside {@link #command}'s call of the chain: an outcome now is a synchronous one. */
+    private boolean deciding;
+    private boolean decidedNow;
+
+    // an untagged response held until its last line
+    private final List<ImapFrame> heldResponse = new ArrayList<>();
+    private int heldBytes;
+    private ResponseHead heldHead;
+    private boolean discardingResponse;
+
+    PolicyGate(PolicyRegistry registry, Host host, String sessionId, String listener, EventLoop loop) {
+        this.registry = registry;
+        this.host = host;
+        this.sessionId = sessionId;
+        this.listener = listener;
+        this.thread = new SessionThread() {
+            @Override
+            public void execute(Runnable task) {
+                if (loop.inEventLoop()) {
+                    task.run();
+                } else {
+                    loop.execute(task);
+                }
+            }
+
+            @Override
+            public Cancellable schedule(Runnable task, Duration delay) {
+                var f = loop.schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
+                return () -> f.cancel(false);
+            }
+        };
+    }
+
+    /** Whether a decision is awaited: nothing more of the client's is handled meanwhile. */
+    boolean pending() {
+        return pending;
+    }
+
+    // ---------------------------------------------------------------- capabilities
+
+    /**
+     * The greeting's and pre-login CAPABILITY's list: Postern's own, through the capability
+     * policies whose entries can be matched before login (listener and client address only).
+     * Policies may take away; what they add is kept only if it needs no login machinery
+     * Postern lacks.
+     */
+    List<String> preLoginCapabilities(List<String> own, InetAddress client, boolean tls) {
+        PolicySet set = registry.current();
+        if (set.isEmpty()) {
+            return own;
+        }
+        PolicyChain c = set.connectionChain(SessionInfo.connection(sessionId, listener, client, tls));
+        if (!c.rewritesCapabilities()) {
+            return own;
+        }
+        return c.capabilities(SessionInfo.connection(sessionId, listener, client, tls), own).stream()
+                .filter(cap -> own.stream().anyMatch(cap::equalsIgnoreCase) || Capabilities.relayable(cap))
+                .toList();
+    }
+
+    /**
+     * The logged-in client's list: {@code shown} (the backend's, already filtered, plus what
+     * Postern offers itself) through the chain; of what the policies add, only what Postern can
+     * relay is kept.
+     */
+    List<String> capabilities(List<String> shown) {
+        if (!chain.rewritesCapabilities()) {
+            return shown;
+        }
+        List<String> rewritten = chain.capabilities(session, shown).stream()
+                .filter(c -> Capabilities.relayable(c) || Capabilities.has(shown, c))
+                .toList();
+        return Capabilities.relayable(rewritten).size() > rewritten.size()
+                ? Capabilities.relayable(rewritten) // IMAP4rev1 was taken away: it is put back
+                : rewritten;
+    }
+
+    /** Whether the session's policies take {@code capability} away from what it is shown. */
+    boolean removes(String capability) {
+        return chain.rewritesCapabilities() && !Capabilities.has(chain.capabilities(session, List.of(capability)), capability);
+    }
+
+    // ---------------------------------------------------------------- login
+
+    /**
+     * Chooses the user's chain and asks its login policies. {@code admitted} or {@code refused}
+     * runs on the event loop, maybe at once.
+     */
+    void login(String user, InetAddress client, boolean tls, Runnable admitted, Consumer<Outcome> refused) {
+        PolicySet set = registry.current();
+        session = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls);
+        chain = set.chainFor(session);
+        if (!chain.isEmpty()) {
+            log.debug("[{}] policies for {}: {}", sessionId, user, chain.names());
+        }
+        if (!chain.hasLoginPolicies()) {
+            closeOwed = !chain.isEmpty();
+            admitted.run();
+            return;
+        }
+        closeOwed = true;
+        pending = true;
+        chain.login(session, thread, outcome -> {
+            pending = false;
+            if (outcome.decision().kind() == Decision.Kind.PROCEED) {
+                admitted.run();
+            } else {
+                report(outcome);
+                refused.accept(outcome);
+            }
+        });
+    }
+
+    /** A login the policies refused is over: the chain is forgotten, its close listeners told. */
+    void loginAbandoned() {
+        closed(CloseReason.POSTERN);
+        chain = PolicyChain.EMPTY;
+        session = null;
+    }
+
+    // ---------------------------------------------------------------- commands
+
+    /** Whether commands go through {@link #command}. */
+    boolean inspectsCommands() {
+        return chain.hasCommandPolicies();
+    }
+
+    /**
+     * Asks the chain about a command whose first line is {@code line}; then forwards it (maybe
+     * rewritten), answers it, or ends the session, through the host. Takes ownership of {@code line}.
+     */
+    void command(CommandHead head, ImapLine line) {
+        ByteBuf c = line.content();
+        byte[] wire = ByteBufUtil.getBytes(c);
+        Command command = new Command(head.tag(), head.name(), wire, head.argumentsIndex() - c.readerIndex(),
+                line.last(), !line.last());
+        long start = System.nanoTime();
+        deciding = true;
+        decidedNow = false;
+        chain.command(session, command, thread, outcome -> {
+            if (deciding) {
+                decidedNow = true;
+                carryOut(outcome, head, line, start);
+            } else {
+                pending = false;
+                carryOut(outcome, head, line, start);
+                host.resumed();
+            }
+        });
+        deciding = false;
+        if (!decidedNow) {
+            pending = true; // an asynchronous verdict or a delay: the session waits for it
+        }
+    }
+
+    private void carryOut(Outcome o, CommandHead head, ImapLine line, long start) {
+        Decision d = o.decision();
+        switch (d.kind()) {
+            case PROCEED -> {
+                Command c = o.command();
+                ByteBuf first = line.content();
+                if (!c.name().equals(head.name()) || (c.complete() && !c.argumentText().equals(argumentText(head, line)))) {
+                    byte[] w = c.wire();
+                    first = line.content().alloc().buffer(w.length).writeBytes(w);
+                    log.debug("[{}] {} {} goes on as {}", sessionId, head.tag(), head.name(), c.name());
+                }
+                host.forward(head.tag(), c.name(), line, first);
+            }
+            case REJECT, ANSWER -> {
+                report(o);
+                for (String untagged : d.untagged()) {
+                    host.reply("* " + untagged);
+                }
+                String status = d.kind() == Decision.Kind.ANSWER ? "OK" : d.status().name();
+                host.reply(head.tag() + " " + status + " " + d.answerText());
+                host.refuseRest(line);
+                completed(head.tag(), head.name(), status, d.code(), System.nanoTime() - start, true);
+            }
+            case DISCONNECT -> {
+                report(o);
+                ReferenceCountUtil.release(line);
+                host.bye(d.text());
+            }
+            default -> throw new IllegalStateException("outcome " + d);
+        }
+    }
+
+    private static String argumentText(CommandHead head, ImapLine line) {
+        ByteBuf c = line.content();
+        int end = CommandHead.textEnd(c);
+        return head.argumentsIndex() >= end ? "" : c.toString(head.argumentsIndex(), end - head.argumentsIndex(),
+                java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private void report(Outcome o) {
+        if (o.error() != null) {
+            log.warn("[{}] policy {} failed: {}", sessionId, o.policy(), o.error().toString());
+        } else {
+            log.debug("[{}] policy {}: {}", sessionId, o.policy(), o.decision());
+        }
+    }
+
+    /** A command's tagged completion. */
+    void completed(String tag, String name, String status, String code, long nanos, boolean byPostern) {
+        if (chain.hasCompletionListeners()) {
+            chain.completed(session, new CommandCompletion(tag, name, status, code, Duration.ofNanos(nanos), byPostern));
+        }
+    }
+
+    void traffic(boolean fromClient, long bytes) {
+        if (chain.hasTrafficListeners()) {
+            chain.traffic(session, fromClient, bytes);
+        }
+    }
+
+    // ---------------------------------------------------------------- responses
+
+    /** Whether the untagged response that starts with {@code head} goes through {@link #takeResponse}. */
+    boolean filters(ResponseHead head) {
+        return head.isUntagged() && !head.status() && chain.wantsResponse(head.keyword());
+    }
+
+    /** Whether an untagged response is being held or discarded: its next frames go to {@link #takeResponse}. */
+    boolean holdingResponse() {
+        return heldHead != null || discardingResponse;
+    }
+
+    /**
+     * Takes a frame of a filtered response (its first line, after {@link #filters}, or a later
+     * frame while {@link #holdingResponse}). When its last line is in, the response is decided:
+     * written to the client through the host, or released.
+     */
+    void takeResponse(ImapFrame frame, ResponseHead head) {
+        if (head != null) {
+            heldHead = head;
+        }
+        if (discardingResponse) {
+            discardingResponse = !(frame instanceof ImapLine l && l.last());
+            ReferenceCountUtil.release(frame);
+            return;
+        }
+        ByteBuf content = ((io.netty.buffer.ByteBufHolder) frame).content();
+        heldBytes += content.readableBytes();
+        heldResponse.add(frame);
+        boolean last = frame instanceof ImapLine l && l.last();
+        if (heldBytes > MAX_HELD_RESPONSE) {
+            log.debug("[{}] an untagged {} over {} bytes is not passed on", sessionId, heldHead.keyword(), MAX_HELD_RESPONSE);
+            releaseHeldResponse();
+            discardingResponse = !last;
+            return;
+        }
+        if (!last) {
+            return;
+        }
+        byte[] wire = new byte[heldBytes];
+        int at = 0;
+        int dataIndex = -1;
+        for (ImapFrame f : heldResponse) {
+            ByteBuf b = ((io.netty.buffer.ByteBufHolder) f).content();
+            if (dataIndex < 0) {
+                dataIndex = heldHead.dataIndex() - b.readerIndex();
+            }
+            b.getBytes(b.readerIndex(), wire, at, b.readableBytes());
+            at += b.readableBytes();
+        }
+        Response r = new Response(heldHead.keyword(), heldHead.number(), wire, dataIndex, true);
+        Decision d = chain.response(session, r, (policy, e) -> log.warn("[{}] policy {} failed on a response: {}",
+                sessionId, policy, e.toString()));
+        if (d.kind() == Decision.Kind.DROP) {
+            log.debug("[{}] untagged {} dropped by policy", sessionId, heldHead.keyword());
+            releaseHeldResponse();
+        } else {
+            for (ImapFrame f : heldResponse) {
+                host.writeResponse(((io.netty.buffer.ByteBufHolder) f).content());
+            }
+            heldResponse.clear();
+            heldBytes = 0;
+            heldHead = null;
+        }
+    }
+
+    private void releaseHeldResponse() {
+        heldResponse.forEach(ReferenceCountUtil::release);
+        heldResponse.clear();
+        heldBytes = 0;
+        heldHead = null;
+    }
+
+    // ---------------------------------------------------------------- close
+
+    /** The session ended (or its login was refused): close listeners are told, once. */
+    void closed(CloseReason reason) {
+        releaseHeldResponse();
+        discardingResponse = false;
+        pending = false;
+        if (closeOwed) {
+            closeOwed = false;
+            try {
+                chain.closed(session, reason);
+            } catch (RuntimeException e) {
+                log.warn("[{}] a policy's close listener failed: {}", sessionId, e.toString());
+            }
+        }
+    }
+}
