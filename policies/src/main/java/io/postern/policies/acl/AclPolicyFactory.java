@@ -45,12 +45,12 @@ import java.util.function.Predicate;
  */
 public final class AclPolicyFactory implements PolicyFactory {
 
-    static final Set<String> KEYS = Set.of(
+    public static final Set<String> KEYS = Set.of(
             "read_only", "commands", "mailboxes", "allowed_addresses", "require_tls", "login_hours", "rate_limit");
-    static final Set<String> COMMANDS_KEYS = Set.of("allow", "deny");
-    static final Set<String> MAILBOX_KEYS = Set.of("pattern", "action");
-    static final Set<String> HOURS_KEYS = Set.of("from", "to", "days", "zone");
-    static final Set<String> RATE_KEYS = Set.of("commands_per_second", "bytes_per_second", "max_delay");
+    public static final Set<String> COMMANDS_KEYS = Set.of("allow", "deny");
+    public static final Set<String> MAILBOX_KEYS = Set.of("pattern", "action");
+    public static final Set<String> HOURS_KEYS = Set.of("from", "to", "days", "zone");
+    public static final Set<String> RATE_KEYS = Set.of("commands_per_second", "bytes_per_second", "max_delay");
 
     /** What a read-only user may not send: every command that changes a mailbox, a message, a flag or a setting. */
     static final Set<String> WRITE_COMMANDS = Set.of(

@@ -31,7 +31,7 @@ import java.util.TreeMap;
  */
 public final class CapabilitiesPolicyFactory implements PolicyFactory {
 
-    static final Set<String> KEYS = Set.of("remove", "add", "replace");
+    public static final Set<String> KEYS = Set.of("remove", "add", "replace");
 
     /** The commands each extension brings; a removed extension's commands are refused. */
     static final Map<String, List<String>> EXTENSION_COMMANDS = Map.ofEntries(

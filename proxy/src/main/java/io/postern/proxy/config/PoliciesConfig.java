@@ -30,6 +30,13 @@ public final class PoliciesConfig {
 
     private PoliciesConfig() {}
 
+    /** The keys of a policy entry: {@link #ENTRY_KEYS} and the built-in policy types. */
+    static Set<String> entryKeys() {
+        Set<String> keys = new java.util.TreeSet<>(ENTRY_KEYS);
+        keys.addAll(List.of("acl", "capabilities"));
+        return keys;
+    }
+
     /** The policy factories on the class path, by type. */
     public static Map<String, PolicyFactory> factories() {
         Map<String, PolicyFactory> byType = new TreeMap<>();

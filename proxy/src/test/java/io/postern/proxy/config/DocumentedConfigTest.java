@@ -67,7 +67,16 @@ class DocumentedConfigTest {
                 Map.entry("tls.certificates[].", TlsConfig.CertificateConfig.KEYS),
                 Map.entry("limits.", LimitsConfig.KEYS),
                 Map.entry("timeouts.", TimeoutsConfig.KEYS),
-                Map.entry("admin.", AdminConfig.KEYS));
+                Map.entry("admin.", AdminConfig.KEYS),
+                Map.entry("policies[].", PoliciesConfig.entryKeys()),
+                Map.entry("policies[].match.", PoliciesConfig.MATCH_KEYS),
+                Map.entry("policies[].unless.", PoliciesConfig.MATCH_KEYS),
+                Map.entry("policies[].acl.", io.postern.policies.acl.AclPolicyFactory.KEYS),
+                Map.entry("policies[].acl.commands.", io.postern.policies.acl.AclPolicyFactory.COMMANDS_KEYS),
+                Map.entry("policies[].acl.mailboxes[].", io.postern.policies.acl.AclPolicyFactory.MAILBOX_KEYS),
+                Map.entry("policies[].acl.login_hours.", io.postern.policies.acl.AclPolicyFactory.HOURS_KEYS),
+                Map.entry("policies[].acl.rate_limit.", io.postern.policies.acl.AclPolicyFactory.RATE_KEYS),
+                Map.entry("policies[].capabilities.", io.postern.policies.capabilities.CapabilitiesPolicyFactory.KEYS));
         Set<String> known = new TreeSet<>();
         sections.forEach((prefix, keys) -> keys.forEach(k -> known.add(prefix + k)));
         // a section (listeners, routing.normalize ...) is documented by the rows of its keys,
@@ -77,6 +86,22 @@ class DocumentedConfigTest {
         documented.removeIf(isSection);
         known.removeIf(isSection);
         assertThat(documented).isEqualTo(known);
+    }
+
+    @Test
+    void theExamplesOfThePoliciesSectionAreValid() throws Exception {
+        String readme = readme();
+        int section = readme.indexOf("## Policies");
+        int end = readme.indexOf("\n## ", section + 1);
+        assertThat(section).isPositive();
+        Matcher yaml = Pattern.compile("```yaml\n(.*?)```", Pattern.DOTALL).matcher(readme.substring(section, end));
+        int examples = 0;
+        while (yaml.find()) {
+            PosternConfig c = io.postern.proxy.relay.PosternHarness.config("127.0.0.1", 10143, yaml.group(1));
+            assertThat(c.policies().entries()).isNotEmpty();
+            examples++;
+        }
+        assertThat(examples).isPositive();
     }
 
     @Test

@@ -90,7 +90,15 @@ public class PosternConfigTest {
         "tls: none\\n  - name: shard-b|tls: none\\n    insecure: true\\n  - name: shard-b|backends[0].tls: ca, server_name, pin_sha256 and insecure need tls: starttls or implicit",
         "tls: none\\n  - name: shard-b|tls: implicit\\n    ca: /nonexistent/ca.pem\\n  - name: shard-b|backends[0].ca: cannot read file /nonexistent/ca.pem",
         "idle: 40m|idle: 40m\\n  colour: blue|timeouts.colour: unknown key (known keys: idle, pre_auth, shutdown_grace)",
-        "policies: []|policies: [{name: acl}]|policies: policies are not supported by this build yet (expected: [])",
+        "policies: []|policies: [{name: x}]|policies[0]: no policy type (expected one of: acl, capabilities, no_delete)",
+        "policies: []|policies: [{acl: {read_only: often}}]|policies[0].acl.read_only: expected true or false, found \"often\"",
+        "policies: []|policies: [{acl: {colour: red}}]|policies[0].acl.colour: unknown key (known keys: allowed_addresses, commands, login_hours, mailboxes, rate_limit, read_only, require_tls)",
+        "policies: []|policies: [{acl: {mailboxes: [{pattern: x, action: vanish}]}}]|policies[0].acl.mailboxes[0].action: \"vanish\" is not one of allow, deny, hide",
+        "policies: []|policies: [{acl: {rate_limit: {max_delay: 1s}}}]|policies[0].acl.rate_limit: set commands_per_second, bytes_per_second or both",
+        "policies: []|policies: [{acl: {allowed_addresses: [10.0.0.0/33]}}]|policies[0].acl.allowed_addresses: \"10.0.0.0/33\": prefix length 33 is out of range (expected: 0 to 32)",
+        "policies: []|policies: [{match: {groups: [ghosts]}, acl: {read_only: true}}]|policies[0].match.groups[0]: unknown group \"ghosts\" (define it under groups)",
+        "policies: []|policies: [{acl: {read_only: true}, capabilities: {add: [X]}}]|policies[0]: one policy type per entry, found acl and capabilities",
+        "policies: []|policies: [{capabilities: {remove: [\"A B\"]}}]|policies[0].capabilities.remove[0]: \"A B\" is not a capability name",
     })
     void badValuesNameTheirKeyPath(String from, String to, String message) {
         String yaml = GOOD.replace(from.replace("\\n", "\n"), to.replace("\\n", "\n"));
@@ -125,7 +133,7 @@ public class PosternConfigTest {
     @Test
     void unknownTopLevelKeyAndMissingSections() {
         assertThatThrownBy(() -> PosternConfig.parse(GOOD + "listners: []\n"))
-                .hasMessageStartingWith("listners: unknown key (known keys: admin, backends, limits, listeners,");
+                .hasMessageStartingWith("listners: unknown key (known keys: admin, backends, groups, limits, listeners,");
         assertThatThrownBy(() -> PosternConfig.parse("backends: [{name: a, address: \"127.0.0.1:1\"}]\nrouting: {}\n"))
                 .hasMessage("listeners: at least one listener is required");
         assertThatThrownBy(() -> PosternConfig.parse(""))
