@@ -58,6 +58,13 @@ public final class AclPolicyFactory implements PolicyFactory {
             "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "SETACL", "DELETEACL", "SETMETADATA",
             "SETQUOTA", "SETANNOTATION", "REPLACE", "UID REPLACE", "RESETKEY", "GENURLAUTH", "XAPPLEPUSHSERVICE");
 
+    /**
+     * Commands that reach mailboxes named inside URLs or search programs (URLAUTH, MULTISEARCH);
+     * with mailbox rules they are refused, as is APPEND with CATENATE, whose URL parts may copy
+     * from a hidden mailbox.
+     */
+    static final Set<String> REACHES_OTHER_MAILBOXES = Set.of("ESEARCH", "URLFETCH", "GENURLAUTH");
+
     /** Never refused by a command allow-list: a session cannot work without them. */
     private static final Set<String> ALWAYS = Set.of("CAPABILITY", "NOOP", "LOGOUT");
 
@@ -264,7 +271,15 @@ public final class AclPolicyFactory implements PolicyFactory {
         if (readOnly && WRITE_COMMANDS.contains(name)) {
             return "NOPERM Read-only access: " + name + " is not permitted.";
         }
-        if (mailboxes.isEmpty() || !MailboxArguments.COMMANDS.contains(name)) {
+        if (mailboxes.isEmpty()) {
+            return null;
+        }
+        if (REACHES_OTHER_MAILBOXES.contains(name)
+                || (name.equals("APPEND") && c.argumentText().toUpperCase(Locale.ROOT).contains("CATENATE"))) {
+            // IMAP URLs and multi-mailbox searches name mailboxes Postern does not check: refused outright
+            return "CANNOT " + name + (name.equals("APPEND") ? " with CATENATE" : "") + " is not available here.";
+        }
+        if (!MailboxArguments.COMMANDS.contains(name)) {
             return null;
         }
         List<MailboxArguments.Named> named;

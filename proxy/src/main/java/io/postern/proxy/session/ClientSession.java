@@ -789,7 +789,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             return;
         }
         endLogin();
-        policies.login(user, clientAddress(), tlsActive, () -> loginAdmitted(backendCapabilities), this::loginRefusedByPolicy);
+        policies.login(user, clientAddress(), tlsActive, backendCapabilities, () -> loginAdmitted(backendCapabilities),
+                this::loginRefusedByPolicy);
     }
 
     /** A login policy refused the user the backend accepted: the backend session is closed. */
@@ -937,6 +938,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             return;
         }
         policies.traffic(true, ((io.netty.buffer.ByteBufHolder) frame).content().readableBytes());
+        if (policies.gathering()) {
+            policies.gather(frame); // the literal of a command the policies decide on once it is whole
+            return;
+        }
         if (dropping) {
             dropping = !(frame instanceof ImapLine line && line.last());
             if (decoder.awaitingLiteralDecision()) {
@@ -1055,6 +1060,12 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     @Override
     public void writeResponse(ByteBuf content) {
         client.write(content);
+    }
+
+    @Override
+    public void acceptLiteral() {
+        write("+ Ready for literal data");
+        decoder.literalAccepted();
     }
 
     /** The backend's capabilities as the client sees them: filtered, plus what Postern adds itself. */

@@ -63,7 +63,26 @@ final class PolicyGate {
 
         /** Writes a backend response Postern held toward the client. */
         void writeResponse(ByteBuf content);
+
+        /**
+         * Answers the client's synchronizing literal with {@code +} in Postern's name, so the
+         * rest of a command can be gathered before it is decided.
+         */
+        void acceptLiteral();
     }
+
+    /**
+     * Commands whose arguments (mailbox names, capability names) Postern gathers, literals
+     * included, up to {@link #MAX_GATHERED} bytes, before the policies decide: a name sent as a
+     * literal is then checked like a quoted one.
+     */
+    private static final java.util.Set<String> GATHERED = java.util.Set.of(
+            "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND",
+            "COPY", "MOVE", "UID COPY", "UID MOVE", "LIST", "LSUB", "GETACL", "SETACL", "DELETEACL", "LISTRIGHTS",
+            "MYRIGHTS", "GETQUOTAROOT", "GETMETADATA", "SETMETADATA", "ENABLE");
+
+    /** The most of one command gathered for the policies (its lines and small literals). */
+    static final int MAX_GATHERED = 8 * 1024;
 
     private final PolicyRegistry registry;
     private final Host host;
@@ -81,6 +100,17 @@ final class PolicyGate {
     /** Inside {@link #command}'s call of the chain: an outcome now is a synchronous one. */
     private boolean deciding;
     private boolean decidedNow;
+
+    /** Whether the backend takes non-synchronizing literals (LITERAL+, or LITERAL- up to 4096 bytes). */
+    private boolean backendLiteralPlus;
+    private boolean backendLiteralMinus;
+
+    // a command being gathered: its head, its bytes so far, its latest line (kept for refuseRest)
+    private CommandHead gatherHead;
+    private io.netty.buffer.ByteBuf gathered;
+    private ImapLine gatherLine;
+    /** The literal being gathered is one Postern said {@code +} to: its marker goes on as {@code {n+}}. */
+    private boolean gatheringLiteral;
 
     // an untagged response held until its last line
     private final List<ImapFrame> heldResponse = new ArrayList<>();
@@ -166,7 +196,10 @@ final class PolicyGate {
      * Chooses the user's chain and asks its login policies. {@code admitted} or {@code refused}
      * runs on the event loop, maybe at once.
      */
-    void login(String user, InetAddress client, boolean tls, Runnable admitted, Consumer<Outcome> refused) {
+    void login(String user, InetAddress client, boolean tls, List<String> backendCapabilities, Runnable admitted,
+            Consumer<Outcome> refused) {
+        backendLiteralPlus = Capabilities.has(backendCapabilities, "LITERAL+");
+        backendLiteralMinus = Capabilities.has(backendCapabilities, "LITERAL-");
         PolicySet set = registry.current();
         session = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls);
         chain = set.chainFor(session);
@@ -210,20 +243,98 @@ final class PolicyGate {
      * rewritten), answers it, or ends the session, through the host. Takes ownership of {@code line}.
      */
     void command(CommandHead head, ImapLine line) {
+        if (!line.last() && GATHERED.contains(head.name())) {
+            gatherHead = head;
+            gathered = line.content().alloc().heapBuffer(Math.min(MAX_GATHERED, line.content().readableBytes() * 2));
+            gathered.writeBytes(line.content(), line.content().readerIndex(), head.argumentsIndex() - line.content().readerIndex());
+            gatherFrom(line, head.argumentsIndex());
+            return;
+        }
         ByteBuf c = line.content();
         byte[] wire = ByteBufUtil.getBytes(c);
-        Command command = new Command(head.tag(), head.name(), wire, head.argumentsIndex() - c.readerIndex(),
-                line.last(), !line.last());
+        decide(head, line, new Command(head.tag(), head.name(), wire, head.argumentsIndex() - c.readerIndex(),
+                line.last(), !line.last()));
+    }
+
+    /** Whether the frames of the command being gathered go to {@link #gather}. */
+    boolean gathering() {
+        return gatherHead != null;
+    }
+
+    /** A frame of the command being gathered: a literal's data, or the line after it. */
+    void gather(ImapFrame frame) {
+        if (frame instanceof LiteralChunk chunk) {
+            gathered.writeBytes(chunk.content());
+            chunk.release();
+            return;
+        }
+        ImapLine line = (ImapLine) frame;
+        ImapLine previous = gatherLine;
+        gatherLine = null;
+        previous.release();
+        gatherFrom(line, line.content().readerIndex());
+    }
+
+    /**
+     * Adds {@code line} from {@code from} on. Its literal is gathered too if it fits (Postern
+     * says {@code +} for a synchronizing one and the backend gets it as non-synchronizing);
+     * otherwise, or at the command's end, the policies decide on what was gathered.
+     */
+    private void gatherFrom(ImapLine line, int from) {
+        ByteBuf c = line.content();
+        gatherLine = line;
+        io.postern.imap.codec.LiteralAnnouncement literal = line.literal();
+        int room = MAX_GATHERED - gathered.readableBytes() - (c.writerIndex() - from) - 2;
+        boolean canSay = literal == null || literal.nonSynchronizing()
+                || (!literal.binary() && (backendLiteralPlus || (backendLiteralMinus && literal.size() <= 4096)));
+        if (literal != null && literal.size() <= room && canSay) {
+            int end = CommandHead.textEnd(c);
+            if (literal.synchronizing()) {
+                // A1 SELECT {10}\r\n  ->  A1 SELECT {10+}\r\n, the + being Postern's own
+                gathered.writeBytes(c, from, end - 1 - from).writeByte('+').writeByte('}');
+                gathered.writeBytes(c, end, c.writerIndex() - end);
+                host.acceptLiteral();
+            } else {
+                gathered.writeBytes(c, from, c.writerIndex() - from);
+            }
+            return; // the literal and the next line come to gather()
+        }
+        gathered.writeBytes(c, from, c.writerIndex() - from);
+        CommandHead head = gatherHead;
+        byte[] wire = ByteBufUtil.getBytes(gathered);
+        int args = argumentsOffset(head, wire);
+        gathered.release();
+        gathered = null;
+        gatherHead = null;
+        gatherLine = null;
+        // what goes to the backend is the gathered bytes; the line stays for refuseRest or the rest of the command
+        decide(head, line, new Command(head.tag(), head.name(), wire, args, line.last(), true), wire);
+    }
+
+    private static int argumentsOffset(CommandHead head, byte[] wire) {
+        int i = head.tag().length() + 1 + head.name().length();
+        return i < wire.length && wire[i] == ' ' ? i + 1 : i;
+    }
+
+    private void decide(CommandHead head, ImapLine line, Command command) {
+        decide(head, line, command, null);
+    }
+
+    /**
+     * Asks the chain; {@code gatheredWire} is the whole gathered command (sent instead of
+     * {@code line} when it goes on), or {@code null} for a command of one line.
+     */
+    private void decide(CommandHead head, ImapLine line, Command command, byte[] gatheredWire) {
         long start = System.nanoTime();
         deciding = true;
         decidedNow = false;
         chain.command(session, command, thread, outcome -> {
             if (deciding) {
                 decidedNow = true;
-                carryOut(outcome, head, line, start);
+                carryOut(outcome, head, line, start, gatheredWire);
             } else {
                 pending = false;
-                carryOut(outcome, head, line, start);
+                carryOut(outcome, head, line, start, gatheredWire);
                 host.resumed();
             }
         });
@@ -233,13 +344,17 @@ final class PolicyGate {
         }
     }
 
-    private void carryOut(Outcome o, CommandHead head, ImapLine line, long start) {
+    private void carryOut(Outcome o, CommandHead head, ImapLine line, long start, byte[] gatheredWire) {
         Decision d = o.decision();
         switch (d.kind()) {
             case PROCEED -> {
                 Command c = o.command();
                 ByteBuf first = line.content();
-                if (!c.name().equals(head.name()) || (c.complete() && !c.argumentText().equals(argumentText(head, line)))) {
+                if (gatheredWire != null) {
+                    byte[] w = c.wire();
+                    first = line.content().alloc().buffer(w.length).writeBytes(w);
+                } else if (!c.name().equals(head.name())
+                        || (c.complete() && !c.argumentText().equals(argumentText(head, line)))) {
                     byte[] w = c.wire();
                     first = line.content().alloc().buffer(w.length).writeBytes(w);
                     log.debug("[{}] {} {} goes on as {}", sessionId, head.tag(), head.name(), c.name());
@@ -371,6 +486,15 @@ final class PolicyGate {
     /** The session ended (or its login was refused): close listeners are told, once. */
     void closed(CloseReason reason) {
         releaseHeldResponse();
+        if (gathered != null) {
+            gathered.release();
+            gathered = null;
+        }
+        if (gatherLine != null) {
+            gatherLine.release();
+            gatherLine = null;
+        }
+        gatherHead = null;
         discardingResponse = false;
         pending = false;
         if (closeOwed) {

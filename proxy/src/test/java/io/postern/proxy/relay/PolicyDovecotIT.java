@@ -252,13 +252,26 @@ class PolicyDovecotIT {
                 {"GETMETADATA \"Legal Hold\" /private/comment", "NO [NONEXISTENT]"},
                 {"APPEND \"Legal Hold\" {3+}\r\nabc", "NO [TRYCREATE]"},
                 {"SELECT Board", "NO [NOPERM]"},
-                {"SELECT {10+}\r\nLegal Hold", "NO"},
+                {"APPEND Archive CATENATE (URL \"/Legal%20Hold;UIDVALIDITY=1/;UID=1\")", "NO [CANNOT]"},
+                {"GENURLAUTH \"imap://alice@localhost/Legal%20Hold/;uid=1;urlauth=user+alice\" INTERNAL", "NO [CANNOT]"},
+                {"SELECT {10+}\r\nLegal Hold", "NO [NONEXISTENT]"},
+                {"RENAME Archive {16+}\r\nLegal Hold/Other", "NO [NOPERM]"},
+                {"APPEND {10+}\r\nLegal Hold (\\Seen) {3+}\r\nabc", "NO [TRYCREATE]"},
             };
             int n = 0;
             for (String[] r : refused) {
                 String tag = "x" + n++;
                 assertThat(exchange(c, tag, r[0])).as(r[0]).last().asString().startsWith(tag + " " + r[1]);
             }
+            // a synchronizing literal: Postern says "+" itself, checks the whole name, then decides
+            c.send("y1 EXAMINE {10}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send("Legal Hold\r\n");
+            assertThat(c.tagged("y1")).startsWith("y1 NO [NONEXISTENT]");
+            c.send("y2 EXAMINE {5}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send("INBOX\r\n");
+            assertThat(c.tagged("y2")).startsWith("y2 OK [READ-ONLY]");
             assertThat(exchange(c, "s1", "SELECT INBOX")).last().asString().startsWith("s1 OK [READ-WRITE]");
             for (String copy : List.of("COPY 1 \"Legal Hold\"", "UID COPY 1 \"Legal Hold\"", "MOVE 1 \"Legal Hold\"",
                     "UID MOVE 1 \"Legal Hold/2025\"", "COPY 1 \"&AMQ-rger\"")) {
@@ -280,6 +293,23 @@ class PolicyDovecotIT {
     @Test
     void theLegalGroupSeesTheHiddenMailbox() throws Exception {
         try (RawImapClient c = login(postern.address(), "erin")) {
+            // APPEND with the mailbox as a literal: gathered, checked, sent on; a small message comes along
+            c.send("g1 APPEND {7}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send("Archive (\\Seen) {5}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send("small\r\n");
+            assertThat(c.tagged("g1")).startsWith("g1 OK");
+            // a large message is not gathered: its literal goes through the backend's own "+"
+            byte[] large = message("x".repeat(20_000));
+            c.send("g2 APPEND {7}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send("Archive {" + large.length + "}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send(large);
+            c.send("\r\n");
+            assertThat(c.tagged("g2")).startsWith("g2 OK");
+            assertThat(exchange(c, "g3", "STATUS Archive (MESSAGES)")).first().asString().contains("MESSAGES 3");
             assertThat(exchange(c, "a1", "LIST \"\" \"*\"")).anyMatch(r -> r.endsWith("\"Legal Hold\""))
                     .anyMatch(r -> r.endsWith("&AMQ-rger"));
             assertThat(exchange(c, "a2", "SELECT \"Legal Hold\"")).last().asString().startsWith("a2 OK");
