@@ -11,6 +11,9 @@
 # Last, Debian's haproxy (TCP mode, send-proxy-v2) in front of a fourth listener with
 # proxy_protocol: true: a curl bound to 127.0.0.2 must get the same LIST, and Dovecot must log
 # 127.0.0.2 as the remote address (Postern forwards it with ID x-originating-ip).
+# Then the admin listener: /healthz, /readyz, `postern.jar sessions` listing an IDLE session,
+# SIGHUP with a bad file refused and `postern.jar reload` with a good one, and SIGTERM: the IDLE
+# session gets "* BYE [UNAVAILABLE] server shutting down" and the process exits.
 #
 # Usage: .ci/smoke.sh [--direct-only]
 #   --direct-only   only the direct-to-Dovecot half (for checking the script without a jar)
@@ -120,7 +123,7 @@ EOF
   fi
 }
 read -r DOVECOT_PORT DOVECOT_TLS_PORT DOVECOT_PROXY_PORT POSTERN_PORT POSTERN_IMAPS_PORT POSTERN_STARTTLS_PORT \
-  POSTERN_PROXIED_PORT HAPROXY_PORT <<<"$(free_ports 8)"
+  POSTERN_PROXIED_PORT HAPROXY_PORT POSTERN_ADMIN_PORT <<<"$(free_ports 9)"
 
 # Reads the greeting of HOST:PORT within $2 seconds; prints it.
 await_greeting() {
@@ -229,6 +232,8 @@ backends:
 routing:
   strategy: static
   default: dovecot
+admin:
+  bind: 127.0.0.1:$POSTERN_ADMIN_PORT
 EOF
   java -jar "$JAR" run --config "$WORK/postern.yml" </dev/null >"$WORK/postern.log" 2>&1 &
   POSTERN_PID=$!
@@ -533,6 +538,59 @@ EOF
 if [ "$DIRECT_ONLY" = 0 ]; then
   say "haproxy (send-proxy-v2) in front of a proxy_protocol listener"
   haproxy_in_front
+fi
+
+# ---------------------------------------------------------------- admin API, reload, graceful stop
+# admin_and_lifecycle: the admin listener answers; postern.jar sessions lists an IDLE session;
+# SIGHUP with a bad file is refused and keeps the running configuration, with a good one reloads;
+# SIGTERM gives the IDLE session "* BYE [UNAVAILABLE] server shutting down" and Postern exits.
+admin_and_lifecycle() {
+  local admin=http://127.0.0.1:$POSTERN_ADMIN_PORT line fd listing deadline
+  line=$(curl -sS --max-time 10 "$admin/healthz") && [ "$line" = ok ] \
+    && pass "admin /healthz: $line" || fail "admin /healthz: $line"
+  line=$(curl -sS --max-time 10 "$admin/readyz") && [ "$line" = ready ] \
+    && pass "admin /readyz: $line" || fail "admin /readyz: $line"
+  exec {fd}<>"/dev/tcp/127.0.0.1/$POSTERN_PORT"
+  read -t 10 -r line <&"$fd" || true
+  printf 'a LOGIN %s %s\r\nb SELECT INBOX\r\nc IDLE\r\n' "$USER_NAME" "$PASSWORD" >&"$fd"
+  line=
+  while [ "${line:0:1}" != "+" ] && read -t 10 -r line <&"$fd"; do :; done
+  [ "${line:0:1}" = "+" ] && pass "IDLE through Postern: ${line%$'\r'}" || fail "no IDLE continuation: $line"
+  listing=$(java -jar "$JAR" sessions --admin "$admin" 2>&1) || true
+  if grep -q " $USER_NAME .* dovecot .* relay " <<<"$listing"; then
+    pass "postern.jar sessions lists the IDLE session of $USER_NAME on dovecot"
+  else
+    fail "postern.jar sessions: $listing"
+  fi
+  cp "$WORK/postern.yml" "$WORK/postern.yml.good"
+  sed -i 's/default: dovecot/default: nowhere/' "$WORK/postern.yml"
+  kill -HUP "$POSTERN_PID"
+  deadline=$(( $(date +%s) + 10 ))
+  until grep -q 'reload of .* refused' "$WORK/postern.log" || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.2; done
+  grep -q 'refused, the running configuration stays: .*routing.default: unknown backend "nowhere"' "$WORK/postern.log" \
+    && pass "SIGHUP with a bad file: refused, the running configuration stays" || fail "SIGHUP with a bad file: not refused"
+  cp "$WORK/postern.yml.good" "$WORK/postern.yml"
+  line=$(java -jar "$JAR" reload --admin "$admin" 2>&1) && grep -q '"result" : "reloaded ' <<<"$line" \
+    && pass "postern.jar reload: reloaded" || fail "postern.jar reload: $line"
+  kill -TERM "$POSTERN_PID"
+  read -t 15 -r line <&"$fd" || true
+  [ "${line%$'\r'}" = "* BYE [UNAVAILABLE] server shutting down" ] \
+    && pass "SIGTERM: the IDLE session got: ${line%$'\r'}" || fail "SIGTERM: the IDLE session got: $line"
+  exec {fd}<&-
+  deadline=$(( $(date +%s) + 15 ))
+  while kill -0 "$POSTERN_PID" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
+  if kill -0 "$POSTERN_PID" 2>/dev/null; then
+    fail "Postern still runs 15 s after SIGTERM"
+  else
+    wait "$POSTERN_PID" || true
+    pass "Postern exited after SIGTERM"
+    POSTERN_PID=
+  fi
+}
+
+if [ "$DIRECT_ONLY" = 0 ]; then
+  say "admin API, reload, graceful shutdown"
+  admin_and_lifecycle
 fi
 
 # ---------------------------------------------------------------- summary
