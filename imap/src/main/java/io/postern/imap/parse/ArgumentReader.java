@@ -2,6 +2,7 @@ package io.postern.imap.parse;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -62,10 +63,19 @@ public final class ArgumentReader {
         return new String(wire, start, pos - start, StandardCharsets.US_ASCII);
     }
 
-    /** astring = 1*ASTRING-CHAR / string */
+    /** astring = 1*ASTRING-CHAR / string; decoded as UTF-8 (invalid sequences become U+FFFD). */
     public String astring() throws ImapParseException {
+        return new String(astringBytes(), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * astring, as the bytes it stands for (quoting and literal framing removed, nothing decoded):
+     * for a password, which the backend compares byte for byte in whatever charset the client
+     * used.
+     */
+    public byte[] astringBytes() throws ImapParseException {
         if (pos < end && (wire[pos] == '"' || wire[pos] == '{')) {
-            return string();
+            return stringBytes();
         }
         int start = pos;
         while (pos < end && ImapChars.isAstringChar(wire[pos])) {
@@ -74,11 +84,15 @@ public final class ArgumentReader {
         if (pos == start) {
             throw new ImapParseException("Expected an astring");
         }
-        return new String(wire, start, pos - start, StandardCharsets.UTF_8);
+        return Arrays.copyOfRange(wire, start, pos);
     }
 
     /** string = quoted / literal */
     public String string() throws ImapParseException {
+        return new String(stringBytes(), StandardCharsets.UTF_8);
+    }
+
+    private byte[] stringBytes() throws ImapParseException {
         if (pos >= end) {
             throw new ImapParseException("Expected a string");
         }
@@ -147,14 +161,16 @@ public final class ArgumentReader {
     }
 
     /** quoted = DQUOTE *QUOTED-CHAR DQUOTE, with {@code \"} and {@code \\} escapes. */
-    private String quoted() throws ImapParseException {
+    private byte[] quoted() throws ImapParseException {
         pos++;
         byte[] out = new byte[Math.max(0, end - pos)];
         int n = 0;
         while (pos < end) {
             byte b = wire[pos++];
             if (b == '"') {
-                return new String(out, 0, n, StandardCharsets.UTF_8);
+                byte[] value = Arrays.copyOf(out, n);
+                Arrays.fill(out, (byte) 0); // it may be a password
+                return value;
             }
             if (b == '\\') {
                 if (pos >= end || (wire[pos] != '"' && wire[pos] != '\\')) {
@@ -170,7 +186,7 @@ public final class ArgumentReader {
     }
 
     /** literal = "{" number ["+"] "}" CRLF *CHAR8 */
-    private String literal() throws ImapParseException {
+    private byte[] literal() throws ImapParseException {
         pos++;
         long size = 0;
         int digits = 0;
@@ -200,7 +216,7 @@ public final class ArgumentReader {
         if (size > end - pos) {
             throw new ImapParseException("Literal data missing");
         }
-        String value = new String(wire, pos, (int) size, StandardCharsets.UTF_8);
+        byte[] value = Arrays.copyOfRange(wire, pos, pos + (int) size);
         pos += (int) size;
         return value;
     }

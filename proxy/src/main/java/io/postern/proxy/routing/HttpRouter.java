@@ -72,7 +72,9 @@ public final class HttpRouter implements Router {
                 .GET()
                 .header("Auth-Method", "plain")
                 .header("Auth-User", URLEncoder.encode(login.user(), StandardCharsets.UTF_8))
-                .header("Auth-Pass", URLEncoder.encode(login.password(), StandardCharsets.UTF_8))
+                // each byte as it came (a Latin-1 password too): one char a byte, encoded back the same way
+                .header("Auth-Pass", URLEncoder.encode(new String(login.password(), StandardCharsets.ISO_8859_1),
+                        StandardCharsets.ISO_8859_1))
                 .header("Auth-Protocol", "imap")
                 .header("Auth-Login-Attempt", String.valueOf(login.attempt()));
         if (login.client() != null) {
@@ -113,10 +115,10 @@ public final class HttpRouter implements Router {
         }
     }
 
-    private static String digest(String password) {
+    private static String digest(byte[] password) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(password.getBytes(StandardCharsets.UTF_8)));
+                    .digest(password));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is required of every Java runtime", e);
         }

@@ -35,10 +35,16 @@ public interface Router extends AutoCloseable {
     /**
      * What a lookup service may want to know of a login.
      *
+     * @param password the bytes the client sent (any charset: passed on unchanged)
      * @param client the client's address, or {@code null}
      * @param attempt 1 for the first login attempt on a connection, then 2, 3 ...
      */
-    record Login(String user, String password, InetAddress client, int attempt) {
+    record Login(String user, byte[] password, InetAddress client, int attempt) {
+        /** A login whose password is text (tests, lookups without a client): its UTF-8 bytes. */
+        public Login(String user, String password, InetAddress client, int attempt) {
+            this(user, password.getBytes(java.nio.charset.StandardCharsets.UTF_8), client, attempt);
+        }
+
         @Override
         public String toString() {
             return "Login(" + user + ", attempt " + attempt + ")"; // never the password

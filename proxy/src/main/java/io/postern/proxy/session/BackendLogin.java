@@ -13,6 +13,7 @@ import io.postern.proxy.compress.Compression;
 import io.postern.proxy.server.HandlerNames;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.slf4j.Logger;
@@ -58,7 +59,7 @@ final class BackendLogin {
     private List<String> capabilities = List.of();
     private List<String> loginCapabilities = List.of();
     /** What to send after each '+' of the login exchange. */
-    private final ArrayDeque<String> afterContinuation = new ArrayDeque<>();
+    private final ArrayDeque<byte[]> afterContinuation = new ArrayDeque<>();
     private Compression compression;
 
     /**
@@ -170,7 +171,7 @@ final class BackendLogin {
             }
             case LOGIN -> {
                 if (head.isContinuation()) {
-                    String next = afterContinuation.poll();
+                    byte[] next = afterContinuation.poll();
                     if (next == null) {
                         fail("unexpected continuation during login");
                         return;
@@ -232,13 +233,13 @@ final class BackendLogin {
         }
         step = Step.LOGIN;
         String user = credentials.user();
-        String password = credentials.password();
+        byte[] password = credentials.password(); // as the client sent it, never re-encoded
         if (Capabilities.has(capabilities, "AUTH=PLAIN")) {
-            String message = Sasl.encode("\0" + user + "\0" + password);
+            String message = Sasl.encode(Sasl.plainMessage(user, password));
             if (Capabilities.has(capabilities, "SASL-IR")) {
                 send(LOGIN_TAG + " AUTHENTICATE PLAIN " + message + "\r\n");
             } else {
-                afterContinuation.add(message + "\r\n");
+                afterContinuation.add(ascii(message + "\r\n"));
                 send(LOGIN_TAG + " AUTHENTICATE PLAIN\r\n");
             }
             return;
@@ -247,16 +248,26 @@ final class BackendLogin {
             fail("backend offers neither AUTH=PLAIN nor LOGIN");
             return;
         }
-        if (quotable(user) && quotable(password)) {
-            send(LOGIN_TAG + " LOGIN " + quoted(user) + " " + quoted(password) + "\r\n");
+        String latin1Password = new String(password, StandardCharsets.ISO_8859_1); // one char a byte
+        if (quotable(user) && quotable(latin1Password)) {
+            send(LOGIN_TAG + " LOGIN " + quoted(user) + " " + quoted(latin1Password) + "\r\n");
             return;
         }
         // Synchronizing literals: each part waits for the backend's '+'.
         byte[] u = user.getBytes(StandardCharsets.UTF_8);
-        byte[] p = password.getBytes(StandardCharsets.UTF_8);
-        afterContinuation.add(user + " {" + p.length + "}\r\n");
-        afterContinuation.add(password + "\r\n");
+        afterContinuation.add(concat(u, ascii(" {" + password.length + "}\r\n")));
+        afterContinuation.add(concat(password, ascii("\r\n")));
         send(LOGIN_TAG + " LOGIN {" + u.length + "}\r\n");
+    }
+
+    private static byte[] ascii(String text) {
+        return text.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] both = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, both, a.length, b.length);
+        return both;
     }
 
     private void succeed() {
@@ -285,8 +296,13 @@ final class BackendLogin {
         session.backendUnavailable(reason);
     }
 
+    /** Postern's own command text: quoted strings in it are ASCII (see {@link #quotable}). */
     private void send(String text) {
-        backend.writeAndFlush(backend.alloc().buffer(text.length()).writeBytes(text.getBytes(StandardCharsets.UTF_8)));
+        send(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private void send(byte[] data) {
+        backend.writeAndFlush(backend.alloc().buffer(data.length).writeBytes(data));
     }
 
     static boolean quotable(String s) {

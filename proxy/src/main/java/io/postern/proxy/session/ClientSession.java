@@ -486,9 +486,12 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                     startTls(tag);
                 }
                 case "LOGIN" -> {
-                    String userName = args.astring();
+                    String userName = Credentials.userName(args.astringBytes());
+                    if (userName == null) {
+                        throw new ImapParseException("User name is not valid UTF-8");
+                    }
                     args.sp();
-                    String password = args.astring();
+                    byte[] password = args.astringBytes(); // the backend gets these bytes, in any charset
                     args.end();
                     if (loginAllowed(tag)) {
                         beginLogin(tag, new Credentials(userName, password, "LOGIN"));
@@ -589,10 +592,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                 endSasl();
                 beginLogin(tag, credentials);
             } else if (saslUser == null) {
-                saslUser = Sasl.utf8(data);
+                saslUser = Sasl.userName(data);
                 write("+ " + Sasl.encode("Password:"));
             } else {
-                Credentials credentials = new Credentials(saslUser, Sasl.utf8(data), "LOGIN");
+                Credentials credentials = new Credentials(saslUser, data.clone(), "LOGIN");
                 endSasl();
                 beginLogin(tag, credentials);
             }
@@ -622,7 +625,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
      * read), then connects and logs in there.
      */
     private void beginLogin(String tag, Credentials credentials) {
-        if (credentials.user().indexOf('\0') >= 0 || credentials.password().indexOf('\0') >= 0) {
+        if (credentials.hasNul()) {
             bad(tag, "NUL in a user name or password."); // SASL PLAIN, to the backend, separates with NUL
             return;
         }

@@ -1,6 +1,7 @@
 package io.postern.proxy.session;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
 
 /** Decoding of the SASL mechanisms Postern accepts from clients (RFC 4616 PLAIN, and LOGIN). */
@@ -35,24 +36,41 @@ final class Sasl {
         if (first < 0 || second < 0 || indexOf(message, second + 1) >= 0) {
             throw new SaslException("Malformed PLAIN message");
         }
-        String authzid = new String(message, 0, first, StandardCharsets.UTF_8);
-        String authcid = new String(message, first + 1, second - first - 1, StandardCharsets.UTF_8);
-        String password = new String(message, second + 1, message.length - second - 1, StandardCharsets.UTF_8);
-        if (authcid.isEmpty()) {
+        byte[] authzid = Arrays.copyOfRange(message, 0, first);
+        byte[] authcid = Arrays.copyOfRange(message, first + 1, second);
+        if (authcid.length == 0) {
             throw new SaslException("Empty user name");
         }
-        if (!authzid.isEmpty() && !authzid.equals(authcid)) {
+        if (authzid.length > 0 && !Arrays.equals(authzid, authcid)) {
             throw new SaslException("Authorization identity differs from authentication identity");
         }
-        return new Credentials(authcid, password, "PLAIN");
+        return new Credentials(userName(authcid), Arrays.copyOfRange(message, second + 1, message.length), "PLAIN");
     }
 
-    static String utf8(byte[] data) {
-        return new String(data, StandardCharsets.UTF_8);
+    /** A user name (RFC 4616: UTF-8), refused when it is not valid UTF-8. */
+    static String userName(byte[] data) throws SaslException {
+        String name = Credentials.userName(data);
+        if (name == null) {
+            throw new SaslException("User name is not valid UTF-8");
+        }
+        return name;
+    }
+
+    /** The PLAIN message {@code NUL user NUL password} that Postern logs in with at a backend. */
+    static byte[] plainMessage(String user, byte[] password) {
+        byte[] u = user.getBytes(StandardCharsets.UTF_8);
+        byte[] message = new byte[u.length + password.length + 2];
+        System.arraycopy(u, 0, message, 1, u.length);
+        System.arraycopy(password, 0, message, u.length + 2, password.length);
+        return message;
     }
 
     static String encode(String text) {
-        return Base64.getEncoder().encodeToString(text.getBytes(StandardCharsets.UTF_8));
+        return encode(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    static String encode(byte[] data) {
+        return Base64.getEncoder().encodeToString(data);
     }
 
     private static int indexOf(byte[] data, int from) {

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -29,6 +30,9 @@ class HostileInputDovecotIT {
     /** A user name that a proxy pasting it into {@code LOGIN "..." "..."} turns into alice's login and two commands. */
     private static final String SMUGGLING_USER = "alice\" \"secret\"\r\na2 DELETE Keep\r\na3 CREATE Smuggled\r\na4 NOOP \"";
 
+    /** A password in ISO-8859-1 (one byte a char; 0xE4 is not UTF-8 on its own). */
+    private static final String LEGACY_PASSWORD = "p\u00e4ss";
+
     private static DovecotFixture dovecot;
     private static WireTap tap;
     private static PosternServer postern;
@@ -36,7 +40,11 @@ class HostileInputDovecotIT {
     @BeforeAll
     static void start() throws Exception {
         DovecotFixture.assumeAvailable();
-        dovecot = DovecotFixture.builder().name("hostile").user("alice", "secret").user("watcher", "pw").start();
+        dovecot = DovecotFixture.builder().name("hostile").user("alice", "secret").user("watcher", "pw")
+                .user("legacy", "replaced-below").start();
+        // a password set in ISO-8859-1, as legacy systems have them: "p\u00e4ss" as the 4 bytes 70 E4 73 73
+        Files.write(dovecot.directory().resolve("passwd.d/legacy"),
+                HostileSocket.bytes("legacy:{PLAIN}" + LEGACY_PASSWORD + "::::::\n"));
         dovecot.seedMessage("alice", "Keep", "Subject: keep\r\n\r\nkeep me\r\n".getBytes(StandardCharsets.US_ASCII));
         tap = new WireTap(dovecot.host(), dovecot.port());
         postern = HostileSetup.postern("127.0.0.1", tap.port(), """
@@ -129,21 +137,26 @@ class HostileInputDovecotIT {
         during("CRLF, NUL, invalid UTF-8 in LOGIN / AUTHENTICATE user names (Dovecot)", () -> {
             List<CompletableFuture<String>> answers = List.of(
                     beforeLogin("a1 LOGIN {" + SMUGGLING_USER.length() + "}\r\n", SMUGGLING_USER + " x\r\n"),
-                    beforeLogin("a1 AUTHENTICATE PLAIN " + plain + "\r\n"),
-                    beforeLogin("a1 LOGIN \"ali\u00ffce\" secret\r\n"));
+                    beforeLogin("a1 AUTHENTICATE PLAIN " + plain + "\r\n"));
+            // a user name that is not UTF-8 cannot be routed or throttled as the name it is:
+            // refused by Postern (Dovecot itself answers NO after its failure delay)
+            assertThat(beforeLogin("a1 LOGIN \"ali\u00ffce\" secret\r\n").get())
+                    .isEqualTo("a1 BAD Invalid arguments: User name is not valid UTF-8");
+            assertThat(beforeLogin("a1 AUTHENTICATE PLAIN "
+                    + Base64.getEncoder().encodeToString(HostileSocket.bytes("\0ali\u00ffce\0secret")) + "\r\n").get())
+                    .isEqualTo("a1 BAD User name is not valid UTF-8.");
             // a NUL in a user name or password would shift the fields of the SASL PLAIN message
             // Postern logs in with at the backend: refused by Postern, the backend never asked
             String nulInUser = beforeLogin("a1 LOGIN {12}\r\n", "alice\0secret secret\r\n").get();
             String nulInPassword = beforeLogin("a1 LOGIN alice {7}\r\n", "sec\0ret\r\n").get();
             assertThat(nulInUser).isEqualTo("a1 BAD NUL in a user name or password.");
             assertThat(nulInPassword).isEqualTo("a1 BAD NUL in a user name or password.");
-            // FINDING: invalid UTF-8 is not refused by Postern; the backend refuses the login
             for (CompletableFuture<String> answer : answers) {
                 assertThat(answer.get()).isEqualTo("a1 NO [AUTHENTICATIONFAILED] Authentication failed.");
             }
-            return "smuggling user names and invalid UTF-8: a1 NO [AUTHENTICATIONFAILED] Authentication failed. "
-                    + "(the backend's refusal); NUL in user or password: a1 BAD NUL in a user name or password. "
-                    + "(Postern's); session goes on";
+            return "smuggling user names: a1 NO [AUTHENTICATIONFAILED] Authentication failed. (the backend's "
+                    + "refusal); invalid UTF-8 user name: a1 BAD ... User name is not valid UTF-8; NUL in user or "
+                    + "password: a1 BAD NUL in a user name or password. (Postern's); session goes on";
         }).assertOthersUnharmed();
         assertThat(alicesFolders()).contains("Keep").doesNotContain("Smuggled");
         // Dovecot offers AUTH=PLAIN and SASL-IR: on the backend connections of the smuggling
@@ -166,6 +179,30 @@ class HostileInputDovecotIT {
         assertThat(carried).containsExactlyInAnyOrder("\0" + SMUGGLING_USER + "\0x", "\0" + SMUGGLING_USER + "\0secret");
         assertThat(tap.commandStreamsWith("sec\0ret")).isEmpty();
         assertThat(tap.commandStreamsWith("alice\0secret")).isEmpty();
+    }
+
+    /**
+     * A password in ISO-8859-1 reaches Dovecot byte for byte, however the client sends it (quoted,
+     * literal, SASL PLAIN), and logs in; the same login straight at Dovecot is the reference.
+     */
+    @Test
+    void aLatin1PasswordReachesTheBackendByteForByte() throws Exception {
+        String plain = Base64.getEncoder().encodeToString(HostileSocket.bytes("\0legacy\0" + LEGACY_PASSWORD));
+        List<String> ways = List.of(
+                "a1 LOGIN legacy \"" + LEGACY_PASSWORD + "\"\r\n",
+                "a1 LOGIN legacy {4+}\r\n" + LEGACY_PASSWORD + "\r\n",
+                "a1 AUTHENTICATE PLAIN " + plain + "\r\n");
+        for (InetSocketAddress server : List.of(direct(), postern.address("imap"))) {
+            for (String login : ways) {
+                try (HostileSocket s = HostileSocket.connect(server)) {
+                    s.line();
+                    s.send(login);
+                    assertThat(s.tagged("a1")).as("%s at %s", login, server).startsWith("a1 OK");
+                }
+            }
+        }
+        // Postern logs in at Dovecot with SASL-IR PLAIN: the very base64 the client sent, E4 and all
+        assertThat(tap.commandStreams()).anyMatch(stream -> stream.contains(plain));
     }
 
     /**
