@@ -226,7 +226,7 @@ class RelayFaultsIT extends AbstractFaultIT {
             assertThat(c.bytes(60 + 3)).isEqualTo("x".repeat(60) + ")\r\n");
             // any order: both are whole responses now
             assertThat(List.of(c.line(), c.line())).containsExactlyInAnyOrder(
-                    "a1 OK Fetch completed.", "a2 BAD COMPRESS is not available through this proxy.");
+                    "a1 OK Fetch completed.", "a2 NO Commands are in progress; send COMPRESS when they have completed.");
         }
     }
 
