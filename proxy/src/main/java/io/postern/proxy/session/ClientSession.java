@@ -807,6 +807,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         backend = null;
         dead.close();
         if (refusal.decision().kind() == io.postern.policies.Decision.Kind.DISCONNECT) {
+            denials.record(user, clientAddressText(), "policy " + refusal.policy() + ": login: BYE " + refusal.decision().text());
             closeWithBye(refusal.decision().text());
             return;
         }
@@ -1069,6 +1070,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     public void acceptLiteral() {
         write("+ Ready for literal data");
         decoder.literalAccepted();
+    }
+
+    @Override
+    public void denied(String policy, String decision) {
+        denials.record(user, clientAddressText(), "policy " + policy + ": " + decision);
     }
 
     /** The backend's capabilities as the client sees them: filtered, plus what Postern adds itself. */

@@ -69,6 +69,9 @@ final class PolicyGate {
          * rest of a command can be gathered before it is decided.
          */
         void acceptLiteral();
+
+        /** A policy refused a command or ended the session: noted for the status page's recent refusals. */
+        void denied(String policy, String decision);
     }
 
     /**
@@ -363,6 +366,9 @@ final class PolicyGate {
             }
             case REJECT, ANSWER -> {
                 report(o);
+                if (d.kind() == Decision.Kind.REJECT) {
+                    host.denied(o.policy(), head.name() + ": " + d);
+                }
                 for (String untagged : d.untagged()) {
                     host.reply("* " + untagged);
                 }
@@ -373,6 +379,7 @@ final class PolicyGate {
             }
             case DISCONNECT -> {
                 report(o);
+                host.denied(o.policy(), head.name() + ": BYE " + d.text());
                 ReferenceCountUtil.release(line);
                 host.bye(d.text());
             }

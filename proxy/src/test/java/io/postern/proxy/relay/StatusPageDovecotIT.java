@@ -47,12 +47,16 @@ class StatusPageDovecotIT {
             }
             Assumptions.abort("Chromium not installed at " + CHROMIUM);
         }
-        dovecot = DovecotFixture.builder().name("shard-a").user("alice", PASSWORD).start();
+        dovecot = DovecotFixture.builder().name("shard-a").user("alice", PASSWORD).user("auditor", PASSWORD).start();
         postern = PosternServer.start(PosternConfig.parse("""
                 listeners: [{name: imap, bind: "127.0.0.1:0"}]
                 backends: [{name: shard-a, address: "%s:%d"}]
                 routing: {strategy: static, default: shard-a}
                 admin: {bind: "127.0.0.1:0"}
+                policies:
+                  - name: auditors-read-only
+                    match: { users: [auditor] }
+                    acl: { read_only: true }
                 """.formatted(dovecot.host(), dovecot.port())));
     }
 
@@ -115,6 +119,20 @@ class StatusPageDovecotIT {
             assertThat(table(dom, "denials")).contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>");
             assertThat(dom).as("no script element made it into the page").doesNotContainIgnoringCase("<script");
         }
+    }
+
+    @Test
+    void aPolicyRefusalIsListedWithThePolicysName() throws Exception {
+        try (RawImapClient auditor = new RawImapClient(postern.address("imap"))) {
+            auditor.line();
+            auditor.send("l LOGIN auditor " + PASSWORD + "\r\nd CREATE Forbidden\r\n");
+            assertThat(auditor.tagged("l")).startsWith("l OK");
+            assertThat(auditor.tagged("d")).startsWith("d NO");
+        }
+        java.net.http.HttpResponse<String> page = new AdminClient(postern.adminAddress(), null).send("GET", "/");
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(rows(table(page.body(), "denials"))).anySatisfy(row -> assertThat(row).contains("<td>auditor</td>")
+                .contains("<td>policy auditors-read-only: CREATE: NO "));
     }
 
     private static String table(String dom, String id) {
