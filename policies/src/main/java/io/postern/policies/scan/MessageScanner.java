@@ -1,0 +1,201 @@
+package io.postern.policies.scan;
+
+import io.postern.policies.mime.MimeDefect;
+import io.postern.policies.mime.MimeHeaders;
+import io.postern.policies.mime.MimeListener;
+import io.postern.policies.mime.MimeParser;
+import io.postern.policies.mime.MimeParserConfig;
+import io.postern.policies.mime.MimePart;
+import io.postern.policies.mime.SpillBuffer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Scans whole messages as they stream: a {@link MimeParser} splits the message, each leaf part's
+ * decoded content is collected in a {@link SpillBuffer}, checked by the {@link ContentRuleChecker}
+ * and, if the rules let it pass, sent to clamd. Thread-safe factory; each {@link Scan} is used by
+ * one thread at a time.
+ *
+ * <p>Memory: each message's parts share {@code memoryBudget} bytes of in-memory content; a part
+ * that does not fit goes to a temporary file from its first byte.
+ */
+public final class MessageScanner {
+
+    private final MimeParserConfig mimeConfig;
+    private final ContentRuleChecker rules;
+    private final ClamdClient clamd;
+    private final boolean blockMalformed;
+    private final int memoryBudget;
+    private final Path tempDirectory;
+
+    /**
+     * @param clamd the antivirus, or null for rules only
+     * @param blockMalformed whether a MIME defect refuses the message ({@code mime} rule)
+     * @param memoryBudget bytes of decoded content held in memory per message; the rest spills to files
+     * @param tempDirectory where spilled content goes, or null for the JVM's temporary directory
+     */
+    public MessageScanner(MimeParserConfig mimeConfig, ContentRuleChecker rules, ClamdClient clamd,
+            boolean blockMalformed, int memoryBudget, Path tempDirectory) {
+        this.mimeConfig = Objects.requireNonNull(mimeConfig, "mimeConfig");
+        this.rules = Objects.requireNonNull(rules, "rules");
+        this.clamd = clamd;
+        this.blockMalformed = blockMalformed;
+        if (memoryBudget < 0) {
+            throw new IllegalArgumentException("memoryBudget: " + memoryBudget + " (expected: >= 0)");
+        }
+        this.memoryBudget = memoryBudget;
+        this.tempDirectory = tempDirectory;
+    }
+
+    /** Starts scanning one message. */
+    public Scan begin() {
+        return new Scan();
+    }
+
+    /** The scan of one message: {@link #feed} its bytes, then {@link #finish()}; {@link #close()} in any case. */
+    public final class Scan implements AutoCloseable, MimeListener {
+        private final MimeParser parser = new MimeParser(mimeConfig, this);
+        private final List<CompletableFuture<ScanVerdict>> verdicts = new ArrayList<>();
+        private final AtomicLong budget = new AtomicLong(memoryBudget);
+        private SpillBuffer current;
+        private int currentThreshold;
+        private MimePart currentPart;
+        private ScanVerdict malformed;
+        private boolean blocked;
+        private IOException failure;
+
+        private Scan() {}
+
+        public void feed(ByteBuffer chunk) {
+            parser.feed(chunk);
+        }
+
+        public void feed(byte[] b, int off, int len) {
+            parser.feed(b, off, len);
+        }
+
+        /** The parser, for the parts' offsets and the defects. */
+        public MimeParser parser() {
+            return parser;
+        }
+
+        /**
+         * Ends the message; the future completes when every part has a verdict (clamd's timeout
+         * bounds the wait) with the first refusing verdict, else clean (or fail-open).
+         */
+        public CompletableFuture<ScanVerdict> finish() {
+            parser.finish();
+            if (failure != null) {
+                verdicts.add(CompletableFuture.completedFuture(ScanVerdict.failed(false, "spill",
+                        "could not keep a part for scanning: " + failure.getMessage())));
+            }
+            if (malformed != null) {
+                verdicts.add(CompletableFuture.completedFuture(malformed));
+            }
+            List<CompletableFuture<ScanVerdict>> all = List.copyOf(verdicts);
+            return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]))
+                    .thenApply(done -> ScanVerdict.combine(all.stream().map(CompletableFuture::join).toList()));
+        }
+
+        /** Deletes what is still held (a part being collected when the message was abandoned). */
+        @Override
+        public void close() throws IOException {
+            if (current != null) {
+                SpillBuffer b = current;
+                current = null;
+                IOException notDeleted = release(b, currentThreshold);
+                if (notDeleted != null) {
+                    throw notDeleted;
+                }
+            }
+        }
+
+        @Override
+        public void partStarted(MimePart part, MimeHeaders headers) {
+            if (blocked || part.isMultipart() || (part.isMessage() && part.transferEncoding().matches("7bit|8bit|binary"))) {
+                return; // containers: their leaves are scanned
+            }
+            long keep = rules.rules().maxAttachmentBytes() + 1;
+            int threshold = (int) Math.min(budget.getAndAccumulate(keep, (left, want) -> left - Math.min(left, want)), keep);
+            current = new SpillBuffer(threshold, keep, tempDirectory);
+            currentThreshold = threshold;
+            currentPart = part;
+        }
+
+        @Override
+        public void bodyChunk(MimePart part, ByteBuffer decoded) {
+            if (current != null && part == currentPart) {
+                try {
+                    current.write(decoded);
+                } catch (IOException e) {
+                    drop(e);
+                }
+            }
+        }
+
+        @Override
+        public void partEnded(MimePart part) {
+            if (current == null || part != currentPart) {
+                return;
+            }
+            SpillBuffer content = current;
+            int threshold = currentThreshold;
+            current = null;
+            try {
+                content.seal();
+                ScanVerdict verdict = rules.check(part.filename(), part.mediaType(), content);
+                if (!verdict.allows() || clamd == null) {
+                    blocked |= !verdict.allows();
+                    verdicts.add(CompletableFuture.completedFuture(verdict));
+                    keep(release(content, threshold));
+                    return;
+                }
+                verdicts.add(clamd.scan(content).thenApply(v -> {
+                    IOException notDeleted = release(content, threshold);
+                    return notDeleted == null ? v : ScanVerdict.failed(false, "spill",
+                            "could not delete a scanned part's temporary file: " + notDeleted.getMessage());
+                }));
+            } catch (IOException e) {
+                keep(e);
+                keep(release(content, threshold));
+            }
+        }
+
+        @Override
+        public void defect(MimeDefect defect) {
+            if (blockMalformed && malformed == null) {
+                malformed = ScanVerdict.blocked("mime", "the message is malformed MIME (" + defect.kind() + ")");
+            }
+        }
+
+        private void drop(IOException e) {
+            keep(e);
+            keep(release(current, currentThreshold));
+            current = null;
+        }
+
+        /** Records the first I/O failure: it becomes a fail-closed verdict in {@link #finish()}. */
+        private void keep(IOException e) {
+            if (e != null && failure == null) {
+                failure = e;
+            }
+        }
+
+        /** Gives the buffer's memory back and deletes its file; the failure to delete, if any. */
+        private IOException release(SpillBuffer b, int threshold) {
+            budget.addAndGet(threshold);
+            try {
+                b.close();
+                return null;
+            } catch (IOException e) {
+                return e;
+            }
+        }
+    }
+}
