@@ -28,9 +28,10 @@ all_targets=(
   "imap ModifiedUtf7FuzzTest#codec"
   "proxy SaslFuzzTest#plain"
   "proxy ProxyProtocolFuzzTest#header io.postern.**,io.netty.handler.codec.haproxy.**"
+  "policies MimeParserFuzzTest#parse"
 )
 
-declared=$(grep -rhE --include='*.java' '^[[:space:]]*@FuzzTest' imap/src/test proxy/src/test | wc -l)
+declared=$(grep -rhE --include='*.java' '^[[:space:]]*@FuzzTest' imap/src/test proxy/src/test policies/src/test | wc -l)
 [ "$declared" -eq "${#all_targets[@]}" ] || {
   echo "fuzz: the sources declare $declared @FuzzTest targets, ${#all_targets[@]} are listed here" >&2
   exit 1
@@ -52,9 +53,9 @@ fi
 
 logs=$(mktemp -d)
 # The generated corpus (.cifuzz-corpus in each module) is scratch: a fresh one each run.
-cleanup() { rm -rf imap/.cifuzz-corpus proxy/.cifuzz-corpus "$logs"; }
+cleanup() { rm -rf imap/.cifuzz-corpus proxy/.cifuzz-corpus policies/.cifuzz-corpus "$logs"; }
 trap cleanup EXIT
-rm -rf imap/.cifuzz-corpus proxy/.cifuzz-corpus
+rm -rf imap/.cifuzz-corpus proxy/.cifuzz-corpus policies/.cifuzz-corpus
 
 passed=0
 failed=0
