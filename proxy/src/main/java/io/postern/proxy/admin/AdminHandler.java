@@ -118,7 +118,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 notAllowed(ctx, "GET");
                 return;
             }
-            later(ctx, server.sessions().snapshot().thenApply(sessions -> new AdminServer.Reply(200, "text/html; charset=utf-8",
+            later(ctx, server.sessions().snapshot(ctx.executor()).thenApply(sessions -> new AdminServer.Reply(200, "text/html; charset=utf-8",
                     StatusPage.render(server, sessions).getBytes(StandardCharsets.UTF_8))));
             return;
         }
@@ -135,7 +135,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 notAllowed(ctx, "GET");
                 return;
             }
-            later(ctx, server.sessions().snapshot().thenApply(s -> json(200, sessionsJson(s))));
+            later(ctx, server.sessions().snapshot(ctx.executor()).thenApply(s -> json(200, sessionsJson(s))));
             return;
         }
         if (p.equals("/sessions/kick")) {

@@ -22,6 +22,9 @@ import java.util.Map;
  */
 public final class StatusPage {
 
+    /** Sessions shown at most (the oldest); {@code /sessions} lists them all. */
+    static final int MAX_SESSION_ROWS = 500;
+
     /** Seconds between the page's own reloads. */
     static final int REFRESH_SECONDS = 5;
 
@@ -30,7 +33,7 @@ public final class StatusPage {
 
     private StatusPage() {}
 
-    /** Renders the page; {@code sessions} as {@link io.postern.proxy.server.SessionRegistry#snapshot()} gave them. */
+    /** Renders the page; {@code sessions} as {@link io.postern.proxy.server.SessionRegistry#snapshot} gave them. */
     public static String render(PosternServer server, List<LiveSession> sessions) {
         Instant now = Instant.now();
         StringBuilder h = new StringBuilder(8192);
@@ -92,7 +95,7 @@ public final class StatusPage {
         h.append("<h2>Sessions (").append(sessions.size()).append(")</h2><table id=\"sessions\"><tr><th>id</th><th>user</th>")
                 .append("<th>client</th><th>listener</th><th>backend</th><th>state</th><th>since</th>")
                 .append("<th>bytes in</th><th>bytes out</th></tr>\n");
-        for (LiveSession s : sessions) {
+        for (LiveSession s : sessions.subList(0, Math.min(sessions.size(), MAX_SESSION_ROWS))) {
             var v = s.view();
             h.append("<tr><td>").append(esc(v.id())).append("</td><td>").append(esc(v.user())).append("</td><td>")
                     .append(esc(v.client())).append("</td><td>").append(esc(v.listener())).append("</td><td>")
@@ -102,6 +105,10 @@ public final class StatusPage {
                     .append(s.bytesIn()).append("</td><td class=\"n\">").append(s.bytesOut()).append("</td></tr>\n");
         }
         h.append("</table>\n");
+        if (sessions.size() > MAX_SESSION_ROWS) {
+            h.append("<p class=\"muted\">").append(sessions.size() - MAX_SESSION_ROWS)
+                    .append(" more: GET /sessions lists every session.</p>\n");
+        }
     }
 
     private static void overrides(StringBuilder h, Map<String, String> overrides) {

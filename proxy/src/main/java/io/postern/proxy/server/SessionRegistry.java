@@ -37,16 +37,19 @@ public final class SessionRegistry {
         return entries.size();
     }
 
-    /** Every open session, as each one's event loop sees it. */
-    public CompletableFuture<List<LiveSession>> snapshot() {
+    /**
+     * Every open session, as each one's event loop sees it, oldest first; gathered and sorted on
+     * {@code executor} (the admin listener's loop), not on a session's.
+     */
+    public CompletableFuture<List<LiveSession>> snapshot(java.util.concurrent.Executor executor) {
         List<CompletableFuture<LiveSession>> parts = new ArrayList<>();
         for (Entry e : entries.values()) {
             parts.add(onLoop(e, () -> new LiveSession(e.session().view(), e.traffic().in(), e.traffic().out())));
         }
-        return all(parts).thenApply(list -> list.stream()
+        return all(parts).thenApplyAsync(list -> list.stream()
                 .filter(s -> s != null && !s.view().state().equals("closed"))
                 .sorted(java.util.Comparator.comparing(s -> s.view().since()))
-                .toList());
+                .toList(), executor);
     }
 
     /**
@@ -85,6 +88,7 @@ public final class SessionRegistry {
     }
 
     private static <T> CompletableFuture<List<T>> all(List<CompletableFuture<T>> parts) {
+        // the list of results is made by whichever loop answers last: a cheap step, the rest is the caller's
         return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
                 .thenApply(v -> parts.stream().map(CompletableFuture::join).toList());
     }
