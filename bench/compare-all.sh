@@ -7,7 +7,9 @@
 # Starts a private Dovecot (bench/dovecot.sh) on 10143, seeds it (4,000 messages, one of 25 MiB),
 # starts Postern (proxy/target/postern.jar run) plain on 11143 in front of it, runs
 # `postern-bench compare` for each workload, and leaves the JSON lines in OUT_DIR/results.jsonl
-# and the tables in OUT_DIR/tables.txt. Stops both at the end.
+# and the tables in OUT_DIR/tables.txt. Stops both at the end. With HAPROXY=1, haproxy in TCP
+# mode on 11443 is compared with Dovecot the same way for noop and fetch: what a relay that does
+# not parse costs on the same machine at the same time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,9 +41,28 @@ limits:
 EOF
 java ${POSTERN_JAVA_OPTS:-} -jar proxy/target/postern.jar run --config "$out/postern.yml" >"$out/postern.log" 2>&1 &
 postern_pid=$!
+haproxy_pid=
+if [ "${HAPROXY:-0}" = 1 ]; then
+  cat >"$out/haproxy.cfg" <<EOF
+global
+  maxconn 20000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+frontend imap
+  bind 127.0.0.1:11443
+  default_backend dovecot
+backend dovecot
+  server dovecot 127.0.0.1:$dovecot_port
+EOF
+  haproxy -f "$out/haproxy.cfg" -db >"$out/haproxy.log" 2>&1 &
+  haproxy_pid=$!
+fi
 cleanup() {
-  kill "$postern_pid" 2>/dev/null || true
-  wait "$postern_pid" 2>/dev/null || true
+  kill "$postern_pid" $haproxy_pid 2>/dev/null || true
+  wait "$postern_pid" $haproxy_pid 2>/dev/null || true
   bench/dovecot.sh stop "$out/dovecot" || true
 }
 trap cleanup EXIT
@@ -55,6 +76,11 @@ compare() {
   "${bench[@]}" compare --a "imap://127.0.0.1:$dovecot_port" --b "imap://127.0.0.1:$postern_port" \
     --rounds "$rounds" "$@" --json "$out/results.jsonl" 2>>"$out/tables.txt" || echo "(exit $?)" >>"$out/tables.txt"
 }
+reference() {
+  echo "== haproxy: $*" | tee -a "$out/tables.txt"
+  "${bench[@]}" compare --a "imap://127.0.0.1:$dovecot_port" --b "imap://127.0.0.1:11443" --label-b haproxy \
+    --rounds "$rounds" "$@" --json "$out/haproxy.jsonl" 2>>"$out/tables.txt" || echo "(exit $?)" >>"$out/tables.txt"
+}
 
 uptime | tee "$out/load-before.txt"
 # warm-up: the first minutes of a fresh JVM measure the JIT, not the relay (not recorded)
@@ -63,6 +89,10 @@ uptime | tee "$out/load-before.txt"
 
 compare noop
 compare fetch
+if [ -n "$haproxy_pid" ]; then
+  reference noop
+  reference fetch
+fi
 compare login --sessions 400 --concurrency 16
 compare append --count 40 --size 1MiB
 compare mixed --clients 16 --operations 4000

@@ -21,6 +21,8 @@ port=${3:-10143}
 users=${4:-100}
 imap_client_limit=${IMAP_CLIENT_LIMIT:-1}
 imap_process_limit=${IMAP_PROCESS_LIMIT:-1024}
+# a process serves client_limit sessions at once only if it lives on after its first one
+imap_service_count=$([ "$imap_client_limit" -gt 1 ] && echo 0 || echo 1)
 
 case "$cmd" in
   stop)
@@ -93,6 +95,7 @@ service imap-login {
 service imap {
   client_limit = $imap_client_limit
   process_limit = $imap_process_limit
+  service_count = $imap_service_count
 }
 service anvil {
   client_limit = 20000

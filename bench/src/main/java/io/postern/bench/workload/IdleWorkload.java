@@ -116,10 +116,17 @@ public final class IdleWorkload extends WorkloadCommand {
                     rssBefore = memory.rssKib();
                     result.metric("rss_before_kib", rssBefore);
                 }
+                long firstRoundRss = round == 0 && !measured && memory != null ? memory.rssKib() : 0;
                 Latencies setup = new Latencies();
                 List<Idler> idlers = openIdlers(ctx, deadline, step, setup, measured ? result : null);
                 try {
                     if (!measured) {
+                        if (firstRoundRss > 0) {
+                            // what a fresh process grows by under its first load: not the steady state
+                            Thread.sleep(settle.toMillis());
+                            result.metric("first_round_rss_per_session_kib",
+                                    (memory.rssKib() - firstRoundRss) / (double) Math.max(1, idlers.size()));
+                        }
                         continue;
                     }
                     result.metric("idling", idlers.size()).metric("failures", sessions - idlers.size());
