@@ -45,7 +45,7 @@ haproxy_pid=
 if [ "${HAPROXY:-0}" = 1 ]; then
   cat >"$out/haproxy.cfg" <<EOF
 global
-  maxconn 20000
+  maxconn 9000
 defaults
   mode tcp
   timeout connect 5s
@@ -94,6 +94,7 @@ if [ -n "$haproxy_pid" ]; then
   reference fetch
 fi
 compare login --sessions 400 --concurrency 16
+compare login --sessions 600 --concurrency 64
 compare append --count 40 --size 1MiB
 compare mixed --clients 16 --operations 4000
 compare idle --sessions 500 --user 'bench%d' --user-count 16 --pid "$postern_pid" --warmup-rounds 1

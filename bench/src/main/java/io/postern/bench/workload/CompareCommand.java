@@ -57,7 +57,15 @@ public final class CompareCommand {
         try (ClientRuntime runtime = new ClientRuntime(common.threads())) {
             for (int round = 1; round <= rounds; round++) {
                 for (boolean sideA : new boolean[] {true, false}) {
-                    RunResult result = workload.runOnce(runtime, sideA ? targetA : targetB);
+                    Target target = sideA ? targetA : targetB;
+                    RunResult result;
+                    try {
+                        result = workload.runOnce(runtime, target);
+                    } catch (Exception e) {
+                        // one failed run is an error of the comparison, not the end of it
+                        result = new RunResult(workload.name(), target.toString());
+                        result.error(e.toString());
+                    }
                     result.parameter("round", round).parameter("side", sideA ? labelA : labelB);
                     Output.emit(result, common.json());
                     (sideA ? resultsA : resultsB).add(result);
