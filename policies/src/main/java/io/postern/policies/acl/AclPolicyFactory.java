@@ -141,7 +141,7 @@ public final class AclPolicyFactory implements PolicyFactory {
             return null;
         }
         r.requireKeys(RATE_KEYS);
-        long commands = r.get("commands_per_second").integer(0, 0, 1_000_000);
+        long commands = r.get("commands_per_second").integer(0, 0, 1_000_000_000);
         long bytes = r.get("bytes_per_second").size(0, 0, 1L << 40);
         Duration maxDelay = r.get("max_delay").duration(Duration.ofSeconds(1), Duration.ZERO);
         if (commands == 0 && bytes == 0) {

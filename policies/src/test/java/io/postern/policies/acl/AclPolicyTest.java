@@ -94,4 +94,27 @@ class AclPolicyTest {
         assertThat(hours.allows(java.time.ZonedDateTime.parse("2026-11-22T05:59:00Z"))).isTrue();
         assertThat(hours.allows(java.time.ZonedDateTime.parse("2026-11-22T12:00:00Z"))).isFalse();
     }
+
+    @Test
+    void theFactoryBuildsFromSettingsAndNamesTheKeyPathOfABadOne() throws Exception {
+        var settings = new io.postern.policies.engine.MapSettings(java.util.Map.of("read_only", true,
+                "mailboxes", List.of(java.util.Map.of("pattern", "Legal Hold", "action", "hide"))), "policies[0].acl");
+        io.postern.policies.Policy p = new AclPolicyFactory().create("ro", settings);
+        var chain = new io.postern.policies.engine.PolicyChain(List.of(p));
+        var s = new io.postern.policies.SessionInfo("1", "carol", java.util.Set.of(), "imap", null, false);
+        List<io.postern.policies.engine.Outcome> outcomes = new java.util.ArrayList<>();
+        for (String line : List.of("a SELECT INBOX", "b UID STORE 1 +FLAGS (\\Seen)", "c STATUS \"Legal Hold\" (MESSAGES)",
+                "d FETCH 1 BODY[]", "e APPEND Archive CATENATE (URL \"/Legal%20Hold/;UID=1\")")) {
+            chain.command(s, Command.parse(line), null, outcomes::add);
+        }
+        assertThat(outcomes).extracting(o -> o.decision().toString()).containsExactly(
+                "proceed", "NO [NOPERM] Read-only access: UID STORE is not permitted.",
+                "NO [NONEXISTENT] Mailbox doesn't exist.", "proceed", "NO [NOPERM] Read-only access: APPEND is not permitted.");
+        assertThat(outcomes.get(0).command().name()).isEqualTo("EXAMINE");
+
+        var bad = new io.postern.policies.engine.MapSettings(java.util.Map.of("rate_limit",
+                java.util.Map.of("commands_per_second", -1)), "policies[2].acl");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new AclPolicyFactory().create("x", bad))
+                .hasMessage("policies[2].acl.rate_limit.commands_per_second: -1 is out of range (expected: 0 to 1000000000)");
+    }
 }
