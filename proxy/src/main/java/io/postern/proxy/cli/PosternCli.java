@@ -32,6 +32,7 @@ import picocli.CommandLine.Parameters;
             PosternCli.CheckConfig.class,
             PosternCli.Route.class,
             CertCommand.class,
+            AuditCommand.class,
             Demo.class,
             AdminCommands.Sessions.class,
             AdminCommands.Kick.class,
