@@ -52,11 +52,15 @@ public final class AclPolicyFactory implements PolicyFactory {
     public static final Set<String> HOURS_KEYS = Set.of("from", "to", "days", "zone");
     public static final Set<String> RATE_KEYS = Set.of("commands_per_second", "bytes_per_second", "max_delay");
 
-    /** What a read-only user may not send: every command that changes a mailbox, a message, a flag or a setting. */
-    static final Set<String> WRITE_COMMANDS = Set.of(
-            "STORE", "UID STORE", "APPEND", "EXPUNGE", "UID EXPUNGE", "COPY", "UID COPY", "MOVE", "UID MOVE",
-            "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "SETACL", "DELETEACL", "SETMETADATA",
-            "SETQUOTA", "SETANNOTATION", "REPLACE", "UID REPLACE", "RESETKEY", "GENURLAUTH", "XAPPLEPUSHSERVICE");
+    /**
+     * What a read-only user may send: commands that only read (SELECT goes on as EXAMINE). Every
+     * other command, vendor extensions included, gets {@code NO [NOPERM]}: read-only fails closed.
+     */
+    public static final Set<String> READ_COMMANDS = Set.of(
+            "CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE", "NAMESPACE", "SELECT", "EXAMINE", "LIST", "LSUB", "XLIST",
+            "STATUS", "CHECK", "CLOSE", "UNSELECT", "IDLE", "NOTIFY", "FETCH", "UID FETCH", "SEARCH", "UID SEARCH",
+            "SORT", "UID SORT", "THREAD", "UID THREAD", "ESEARCH", "GETQUOTA", "GETQUOTAROOT", "GETACL", "MYRIGHTS",
+            "LISTRIGHTS", "GETMETADATA", "COMPRESS");
 
     /**
      * Commands that reach mailboxes named inside URLs or search programs (URLAUTH, MULTISEARCH);
@@ -268,7 +272,7 @@ public final class AclPolicyFactory implements PolicyFactory {
         if (deny.contains(name) || (!allow.isEmpty() && !allow.contains(name) && !ALWAYS.contains(name))) {
             return "NOPERM " + name + " is not permitted.";
         }
-        if (readOnly && WRITE_COMMANDS.contains(name)) {
+        if (readOnly && !READ_COMMANDS.contains(name)) {
             return "NOPERM Read-only access: " + name + " is not permitted.";
         }
         if (mailboxes.isEmpty()) {

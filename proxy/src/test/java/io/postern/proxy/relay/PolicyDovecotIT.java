@@ -201,7 +201,8 @@ class PolicyDovecotIT {
                 "STORE 1 +FLAGS (\\Seen)", "UID STORE 1 FLAGS (\\Deleted)", "EXPUNGE", "UID EXPUNGE 1", "COPY 1 Archive",
                 "UID COPY 1 Archive", "MOVE 1 Archive", "UID MOVE 1 Archive", "CREATE New", "DELETE Archive",
                 "RENAME Archive Other", "SUBSCRIBE Archive", "UNSUBSCRIBE INBOX", "SETACL INBOX bob lr",
-                "DELETEACL INBOX bob", "SETMETADATA INBOX (/private/comment \"x\")", "APPEND Archive {3+}\r\nabc"
+                "DELETEACL INBOX bob", "SETMETADATA INBOX (/private/comment \"x\")", "APPEND Archive {3+}\r\nabc",
+                "XAPPLEPUSHSERVICE aps-version 2", "X-VENDOR-WRITE INBOX", "REPLACE 1 Archive {3+}\r\nabc"
             };
             int n = 0;
             for (String w : writes) {
