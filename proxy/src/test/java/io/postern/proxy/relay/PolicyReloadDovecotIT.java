@@ -63,6 +63,36 @@ class PolicyReloadDovecotIT {
     }
 
     @Test
+    void aReloadOfTheFileAsSighupDoesItChangesNewSessionsOnly(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("postern.yml");
+        String base = "listeners: [{name: imap, bind: \"127.0.0.1:0\", tls: none}]\n"
+                + "backends: [{name: dovecot, address: \"" + dovecot.host() + ":" + dovecot.port() + "\", tls: none}]\n"
+                + "routing: {strategy: static, default: dovecot}\n";
+        java.nio.file.Files.writeString(file, base + "policies: [{name: ro, match: {users: [bob]}, acl: {read_only: true}}]\n");
+        try (io.postern.proxy.server.PosternServer server = io.postern.proxy.server.PosternServer.start(file);
+                RawImapClient before = login(server.address("imap"), "bob")) {
+            assertThat(exchange(before, "a1", "CREATE Two"))
+                    .containsExactly("a1 NO [NOPERM] Read-only access: CREATE is not permitted.");
+            java.nio.file.Files.writeString(file, base + "policies: []\n");
+            server.reload(); // what SIGHUP and the admin API's reload call
+            assertThat(exchange(before, "a2", "CREATE Two")).last().asString().startsWith("a2 NO [NOPERM]");
+            try (RawImapClient after = login(server.address("imap"), "bob")) {
+                assertThat(exchange(after, "a3", "CREATE Two")).last().asString().startsWith("a3 OK");
+                assertThat(exchange(after, "a4", "DELETE Two")).last().asString().startsWith("a4 OK");
+            }
+            java.nio.file.Files.writeString(file, base + "policies: [{acl: {read_only: perhaps}}]\n");
+            org.assertj.core.api.Assertions.assertThatThrownBy(server::reload)
+                    .hasMessageContaining("policies[0].acl.read_only");
+            try (RawImapClient still = login(server.address("imap"), "bob")) {
+                assertThat(exchange(still, "a5", "CREATE Three")).as("a refused reload changes nothing")
+                        .last().asString().startsWith("a5 OK");
+                assertThat(exchange(still, "a6", "DELETE Three")).last().asString().startsWith("a6 OK");
+            }
+        }
+    }
+
+    @Test
     void anAsynchronousThirdPartyVerdictHoldsTheCommandsBehindIt() throws Exception {
         String slow = """
                 policies:
