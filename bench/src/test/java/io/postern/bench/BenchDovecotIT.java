@@ -1,6 +1,7 @@
 package io.postern.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 
 import io.postern.bench.client.ClientRuntime;
 import io.postern.bench.client.Target;
@@ -14,12 +15,17 @@ import io.postern.bench.workload.LoginWorkload;
 import io.postern.bench.workload.MixedWorkload;
 import io.postern.bench.workload.NoopWorkload;
 import io.postern.bench.workload.WorkloadCommand;
+import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.relay.PosternHarness;
 import io.postern.proxy.server.PosternServer;
 import io.postern.proxy.testing.DovecotFixture;
+import io.postern.tls.SelfSignedCertificates;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
@@ -41,6 +47,9 @@ class BenchDovecotIT {
 
     private static DovecotFixture dovecot;
     private static PosternServer postern;
+    /** With a STARTTLS and an implicit-TLS listener (self-signed certificate), for the TLS targets. */
+    private static PosternServer posternTls;
+    private static Path certificates;
     private static ClientRuntime runtime;
     private static Target direct;
     private static Target proxied;
@@ -56,6 +65,31 @@ class BenchDovecotIT {
         direct = Target.parse("imap://" + dovecot.host() + ":" + dovecot.port(), false);
         proxied = Target.parse("imap://127.0.0.1:" + postern.address("imap").getPort(), false);
         assertThat(seed("--target", proxied.toString(), "--user", "seeded")).isZero();
+        certificates = Files.createTempDirectory("postern-bench-certs-");
+        SelfSignedCertificates.Generated pair =
+                SelfSignedCertificates.generate("localhost", List.of("127.0.0.1"), certificates, Duration.ofDays(1));
+        posternTls = PosternServer.start(PosternConfig.parse("""
+                listeners:
+                  - name: starttls
+                    bind: 127.0.0.1:0
+                    tls: starttls
+                  - name: imaps
+                    bind: 127.0.0.1:0
+                    tls: implicit
+                tls:
+                  certificates:
+                    - cert: %s
+                      key: %s
+                backends:
+                  - name: backend
+                    address: %s:%d
+                    tls: none
+                routing:
+                  strategy: static
+                  default: backend
+                limits:
+                  max_sessions_per_user: 0
+                """.formatted(pair.cert(), pair.key(), dovecot.host(), dovecot.port())));
     }
 
     private static int seed(String... where) {
@@ -71,6 +105,17 @@ class BenchDovecotIT {
         }
         if (postern != null) {
             postern.close();
+        }
+        if (posternTls != null) {
+            posternTls.close();
+        }
+        if (certificates != null) {
+            try (var files = Files.list(certificates)) {
+                for (Path file : files.toList()) {
+                    Files.delete(file);
+                }
+            }
+            Files.delete(certificates);
         }
         if (dovecot != null) {
             dovecot.close();
@@ -113,6 +158,35 @@ class BenchDovecotIT {
                 assertThat(r.metrics().get("mailbox_mb_per_s")).isPositive();
             }
         }
+    }
+
+    @Test
+    void tlsTargetsStartTlsAndImplicitReadTheSameBytes() throws Exception {
+        MessageGenerator generator = new MessageGenerator(SEED);
+        String mailbox = expectedChecksum(MESSAGES, generator::message);
+        for (String target : List.of(
+                "imap+starttls://127.0.0.1:" + posternTls.address("starttls").getPort(),
+                "imaps://127.0.0.1:" + posternTls.address("imaps").getPort())) {
+            FetchWorkload fetch = new FetchWorkload();
+            new CommandLine(fetch).parseArgs("--trust-all", "--repeat", "1", "--big-mailbox", "");
+            RunResult r = fetch.runOnce(runtime, Target.parse(target, true));
+            assertThat(r.errors()).as(r.toTable()).isEmpty();
+            assertThat(r.facts()).containsEntry("mailbox_crc32c", mailbox);
+            LoginWorkload login = new LoginWorkload();
+            new CommandLine(login).parseArgs("--sessions", "6", "--concurrency", "3");
+            RunResult logins = login.runOnce(runtime, Target.parse(target, true));
+            assertThat(logins.metrics()).as(logins.toTable()).containsEntry("sessions", 6.0).containsEntry("failures", 0.0);
+        }
+    }
+
+    @Test
+    void tlsWithoutTrustAllRefusesTheSelfSignedCertificate() {
+        LoginWorkload login = new LoginWorkload();
+        new CommandLine(login).parseArgs("--sessions", "1", "--concurrency", "1");
+        RunResult r = assertDoesNotThrow(() ->
+                login.runOnce(runtime, Target.parse("imaps://127.0.0.1:" + posternTls.address("imaps").getPort(), false)));
+        assertThat(r.metrics()).containsEntry("sessions", 0.0).containsEntry("failures", 1.0);
+        assertThat(r.errors()).singleElement().asString().contains("SSLHandshakeException");
     }
 
     @Test

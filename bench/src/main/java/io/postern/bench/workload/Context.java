@@ -89,9 +89,14 @@ public record Context(ClientRuntime runtime, Target target, Credentials credenti
         return (toNanos - fromNanos) / 1e9;
     }
 
+    /** The failure and, when it wraps others, its root cause (a TLS handshake failure says why). */
     static String describe(Throwable e) {
         Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-        return cause.toString();
+        Throwable root = cause;
+        for (int depth = 0; root.getCause() != null && root.getCause() != root && depth < 10; depth++) {
+            root = root.getCause();
+        }
+        return root == cause ? cause.toString() : cause + " (" + root + ")";
     }
 
     /** Convenience for workloads: an empty result for this target. */
