@@ -368,28 +368,32 @@ public final class MimeParser {
         if (header.length > 64 * 1024) {
             header = new byte[INITIAL_HEADER_BUFFER];
         }
-        listener.partStarted(part, headers);
-
         boolean container = part.isMultipart() || (part.isMessage() && identity(part.transferEncoding()));
         if (container && part.depth() >= config.maxDepth()) {
             defect(MimeDefect.Kind.NESTING_TOO_DEEP, bodyStart, part, "nesting deeper than " + config.maxDepth());
             container = false;
         }
+        byte[] boundary = null;
         if (container && part.isMultipart()) {
-            String boundary = part.contentTypeParameters().get("boundary");
-            byte[] bytes = boundary == null ? null : boundary.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            String value = part.contentTypeParameters().get("boundary");
+            byte[] bytes = value == null ? null : value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
             if (bytes == null || bytes.length == 0 || bytes.length > MAX_BOUNDARY) {
                 defect(MimeDefect.Kind.MISSING_BOUNDARY, bodyStart, part,
                         bytes == null || bytes.length == 0 ? "a multipart without a boundary" : "a boundary longer than " + MAX_BOUNDARY + " bytes");
                 container = false;
             } else {
-                frames.add(new Frame(part, bytes));
-                decoder = null;
-                decoding = null;
-                mode = atLineStart ? Mode.LINE : Mode.REST;
-                lineStartPos = bodyStart;
-                return;
+                boundary = bytes;
             }
+        }
+        part.leaf(!container);
+        listener.partStarted(part, headers);
+        if (boundary != null) {
+            frames.add(new Frame(part, boundary));
+            decoder = null;
+            decoding = null;
+            mode = atLineStart ? Mode.LINE : Mode.REST;
+            lineStartPos = bodyStart;
+            return;
         }
         if (container) { // message/rfc822: the body is a message
             MimePart child = newPart(part, part.section(), bodyStart);
@@ -628,6 +632,15 @@ public final class MimeParser {
     }
 
     private void endPart(MimePart part, long end) {
+        if (part.bodyStart() < 0) {
+            // the message of a message/rfc822 part whose own header block was cut by a boundary
+            defect(MimeDefect.Kind.MISSING_HEADER_END, end, part, "a part that ends before its header block does");
+            part.bodyStart(end);
+            part.leaf(true);
+            headerLen = 0;
+            headerLineStart = 0;
+            listener.partStarted(part, MimeHeaders.parse(header, 0, at -> { }));
+        }
         if (part == decoding) {
             decoder.finish(end);
             flushOutput();

@@ -31,6 +31,7 @@ public final class MimePart {
     private String filename;
     private String transferEncoding = "7bit";
     private long decodedSize;
+    private boolean leaf;
 
     MimePart(int index, MimePart parent, String section, long headerStart) {
         this.index = index;
@@ -115,6 +116,15 @@ public final class MimePart {
         return mediaType.equals("message/rfc822") || mediaType.equals("message/global");
     }
 
+    /**
+     * True when the parser passes this part's body on as content (known from
+     * {@link MimeListener#partStarted}): every part but the multiparts and {@code message/rfc822}
+     * parts it descends into; a container too deep or without a boundary is a leaf.
+     */
+    public boolean isLeaf() {
+        return leaf;
+    }
+
     /** Decoded body bytes passed to the listener so far (leaves only). */
     public long decodedSize() {
         return decodedSize;
@@ -183,6 +193,10 @@ public final class MimePart {
 
     private static String tail(String s) {
         return s == null || s.length() <= MAX_PARAMETER_CHARS ? s : s.substring(s.length() - MAX_PARAMETER_CHARS);
+    }
+
+    void leaf(boolean isLeaf) {
+        leaf = isLeaf;
     }
 
     void bodyStart(long offset) {

@@ -118,7 +118,7 @@ public final class MessageScanner {
 
         @Override
         public void partStarted(MimePart part, MimeHeaders headers) {
-            if (blocked || part.isMultipart() || (part.isMessage() && part.transferEncoding().matches("7bit|8bit|binary"))) {
+            if (blocked || !part.isLeaf()) {
                 return; // containers: their leaves are scanned
             }
             long keep = rules.rules().maxAttachmentBytes() + 1;
@@ -126,6 +126,20 @@ public final class MessageScanner {
             current = new SpillBuffer(threshold, keep, tempDirectory);
             currentThreshold = threshold;
             currentPart = part;
+            if (part.isMultipart() || part.isMessage()) {
+                // a container the parser did not descend into (too deep): with its header block in
+                // front, clamd parses the rest as MIME itself
+                StringBuilder head = new StringBuilder("MIME-Version: 1.0\r\n");
+                for (MimeHeaders.Field f : headers.fields()) {
+                    head.append(f.name()).append(": ").append(f.value()).append("\r\n");
+                }
+                byte[] bytes = head.append("\r\n").toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                try {
+                    current.write(bytes, 0, bytes.length);
+                } catch (IOException e) {
+                    drop(e);
+                }
+            }
         }
 
         @Override

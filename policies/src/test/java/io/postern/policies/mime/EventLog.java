@@ -25,7 +25,7 @@ final class EventLog implements MimeListener {
         events.add("start " + part.index() + " [" + part.section() + "] parent=" + part.parentIndex() + " depth=" + part.depth()
                 + " " + part.mediaType() + " cte=" + part.transferEncoding() + " disp=" + part.disposition().orElse("-")
                 + " file=" + part.filename().orElse("-") + " params=" + part.contentTypeParameters()
-                + " hs=" + part.headerStart() + " bs=" + part.bodyStart() + " fields=" + headers.fields().size());
+                + " leaf=" + part.isLeaf() + " hs=" + part.headerStart() + " bs=" + part.bodyStart() + " fields=" + headers.fields().size());
         partStartedHeaders.put(part.index(), headers.fields().toString());
     }
 

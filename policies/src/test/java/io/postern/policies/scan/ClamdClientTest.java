@@ -109,6 +109,27 @@ class ClamdClientTest {
         assertThat(temp).isEmptyDirectory();
     }
 
+    /** Past the parser's depth limit the raw rest goes to clamd, which finds what is inside. */
+    @Test
+    void contentBelowTheDepthLimitStillReachesClamd(@TempDir Path temp) throws Exception {
+        StringBuilder deep = new StringBuilder();
+        for (int i = 0; i < 24; i++) {
+            deep.append("Content-Type: multipart/mixed; boundary=d").append(i).append("\r\n\r\n--d").append(i).append("\r\n");
+        }
+        deep.append("Content-Type: application/octet-stream; name=x.txt\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+                .append(java.util.Base64.getMimeEncoder().encodeToString(ClamdFixture.eicar())).append("\r\n");
+        for (int i = 23; i >= 0; i--) {
+            deep.append("--d").append(i).append("--\r\n");
+        }
+        try (ClamdClient client = new ClamdClient(config(clamd.unixAddress()))) {
+            MessageScanner scanner = new MessageScanner(MimeParserConfig.defaults(), new ContentRuleChecker(ContentRules.defaults()),
+                    client, false, 1 << 20, temp);
+            ScanVerdict v = scan(scanner, deep.toString().getBytes(ISO_8859_1), 4096);
+            assertThat(v.rule()).isEqualTo("clamd");
+            assertThat(v.outcome()).isEqualTo(ScanVerdict.Outcome.BLOCKED);
+        }
+    }
+
     static ScanVerdict scan(MessageScanner scanner, byte[] message, int chunk) throws Exception {
         try (MessageScanner.Scan scan = scanner.begin()) {
             for (int i = 0; i < message.length; i += chunk) {
