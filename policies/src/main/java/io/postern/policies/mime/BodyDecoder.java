@@ -33,6 +33,9 @@ abstract class BodyDecoder {
         BASE64['='] = -3;
     }
 
+    /** The most bytes a decoder keeps (the base64 decoder's scratch buffer). */
+    static final int SCRATCH = 3 * 1024;
+
     final Output out;
 
     BodyDecoder(Output out) {
@@ -76,6 +79,8 @@ abstract class BodyDecoder {
     }
 
     static final class Base64 extends BodyDecoder {
+        /** Decoded bytes gathered before one {@link Output#write(byte[], int, int)}. */
+        private final byte[] scratch = new byte[SCRATCH];
         private int bits;
         private int count;
         private boolean reported;
@@ -86,28 +91,40 @@ abstract class BodyDecoder {
 
         @Override
         void decode(byte[] b, int off, int len, long pos) {
+            byte[] s = scratch;
+            int n = 0;
             for (int i = off, end = off + len; i < end; i++) {
                 int c = b[i] & 0xff;
                 int v = c < 128 ? BASE64[c] : -1;
                 if (v >= 0) {
                     bits = (bits << 6) | v;
                     if (++count == 4) {
-                        out.write(bits >> 16);
-                        out.write(bits >> 8);
-                        out.write(bits);
+                        if (n > s.length - 3) {
+                            out.write(s, 0, n);
+                            n = 0;
+                        }
+                        s[n] = (byte) (bits >> 16);
+                        s[n + 1] = (byte) (bits >> 8);
+                        s[n + 2] = (byte) bits;
+                        n += 3;
                         bits = 0;
                         count = 0;
                     }
                 } else if (v == -3) {
                     // padding ends a group; a body may hold several base64 runs back to back
+                    out.write(s, 0, n);
+                    n = 0;
                     if (count == 1) {
                         bad(pos + (i - off), "a base64 group of one character");
                     }
                     partialGroup();
                 } else if (v == -1) {
+                    out.write(s, 0, n);
+                    n = 0;
                     bad(pos + (i - off), "a byte outside the base64 alphabet");
                 }
             }
+            out.write(s, 0, n);
         }
 
         private void partialGroup() {

@@ -270,7 +270,7 @@ public final class MimeParser {
      * records. Bounded by the configuration, whatever the size of the message.
      */
     public long retainedBytes() {
-        long n = header.length + line.length + output.length + 256L;
+        long n = header.length + line.length + output.length + (decoder == null ? 0 : BodyDecoder.SCRATCH) + 256L;
         for (MimePart p : parts) {
             n += p.retainedBytes();
         }
@@ -284,7 +284,7 @@ public final class MimeParser {
     public static long retainedBytesBound(MimeParserConfig config) {
         long perPart = 96 + 2L * (64 + 2 * MimePart.MAX_PARAMETER_CHARS
                 + MimePart.MAX_PARAMETERS * (HeaderValues.MAX_PARAMETER_NAME + MimePart.MAX_PARAMETER_CHARS + 32L));
-        return config.maxHeaderBytes() + (long) LINE_PREFIX + OUTPUT_CHUNK + 256L
+        return config.maxHeaderBytes() + (long) LINE_PREFIX + OUTPUT_CHUNK + BodyDecoder.SCRATCH + 256L
                 + config.maxParts() * (perPart + 32L)
                 + MAX_DEFECTS_KEPT * (64 + 2L * 128);
     }

@@ -66,7 +66,7 @@ public final class ClamdClient implements AutoCloseable {
         int id = CLIENTS.incrementAndGet();
         AtomicInteger threads = new AtomicInteger();
         this.executor = new ThreadPoolExecutor(config.maxConcurrent(), config.maxConcurrent(), 30, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(Math.max(1, config.maxQueued())), r -> {
+                new ArrayBlockingQueue<>(config.maxQueued()), r -> {
                     Thread t = new Thread(r, "postern-clamd-" + id + "-" + threads.incrementAndGet());
                     t.setDaemon(true);
                     return t;
@@ -93,8 +93,8 @@ public final class ClamdClient implements AutoCloseable {
     /** Scans sealed content; keep {@code content} open until the future completes. */
     public CompletableFuture<ScanVerdict> scan(SpillBuffer content) {
         if (content.truncated()) {
-            return CompletableFuture.completedFuture(failed("the content was cut at " + (content.size() - 0)
-                    + " bytes before it could be scanned whole"));
+            return CompletableFuture.completedFuture(failed("the content (" + content.size()
+                    + " bytes) was larger than its buffer kept, so it cannot be scanned whole"));
         }
         return scan(content.sha256(), content.size(), content::open);
     }

@@ -39,7 +39,7 @@ public record ClamdConfig(
         socketAddress(address);
         positive("timeout", timeout, Duration.ofMinutes(10));
         range("maxConcurrent", maxConcurrent, 1, 256);
-        range("maxQueued", maxQueued, 0, 100_000);
+        range("maxQueued", maxQueued, 1, 100_000);
         range("chunkBytes", chunkBytes, 1024, 1024 * 1024);
         if (maxStreamBytes < 1) {
             throw new IllegalArgumentException("maxStreamBytes: " + maxStreamBytes + " (expected: >= 1)");
