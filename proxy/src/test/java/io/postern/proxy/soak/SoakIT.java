@@ -136,19 +136,21 @@ class SoakIT {
             Figures end = Figures.measure();
             List<String> leaks = LeakDetectionExtension.collectLeaks();
             List<String> dovecotErrors = dovecotErrors(shards);
-            log.info("soak main run ({} s):\n{}\nbaseline: {}\nend:      {}\nDovecot's log: {} error line(s){}",
-                    main.toSeconds(), stats.summary(), baseline, end, dovecotErrors.size(),
+            log.info("soak main run ({} s):\n{}\nbaseline: {}\nend:      {}\nleak reports: {}\n"
+                    + "Dovecot's log: {} error line(s){}",
+                    main.toSeconds(), stats.summary(), baseline, end, leaks.size(), dovecotErrors.size(),
                     dovecotErrors.isEmpty() ? "" : ", first: " + dovecotErrors.get(0));
 
-            assertThat(warm.errors() + stats.errors()).as("errors the workload did not provoke:\n%s\n%s",
-                    warm.summary(), stats.summary()).isZero();
-            assertThat(stats.sessionsStarted.get()).as("sessions of the main run").isGreaterThan(sessions);
+            // Postern's own footing first: these hold even when an overloaded backend refused logins
             assertThat(leaks).as("leaks reported by Netty").isEmpty();
             assertThat(end.heapAfterGc() >> 20).as("heap after GC (MB), baseline %s", baseline)
                     .isLessThanOrEqualTo((baseline.heapAfterGc() >> 20) + HEAP_SLACK_MB);
             assertThat(end.openFiles()).as("open files, baseline %s", baseline)
                     .isLessThanOrEqualTo(baseline.openFiles() + FD_SLACK);
             assertThat(postern.pendingClientBytes()).as("bytes queued for clients").isZero();
+            assertThat(warm.errors() + stats.errors()).as("errors the workload did not provoke:\n%s\n%s",
+                    warm.summary(), stats.summary()).isZero();
+            assertThat(stats.sessionsStarted.get()).as("sessions of the main run").isGreaterThan(sessions);
             assertThat(dovecotErrors).as("Dovecot's log").noneMatch(l -> l.contains(" Fatal: ") || l.contains(" Panic: "));
         } finally {
             posternLog.setLevel(level);
