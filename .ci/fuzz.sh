@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (Jazzer) of the IMAP frame decoder, the head and argument parsers, the
-# modified UTF-7 codec, SASL decoding and the inbound PROXY protocol path. `mvn verify` only
-# replays each target's committed inputs; this script looks for new ones: every @FuzzTest target
-# fuzzes for FUZZ_SECONDS (default 7: about a minute of fuzzing for the nine targets, plus some 10
-# to 15 s of Maven and JVM start-up per target).
+# modified UTF-7 codec, SASL decoding, the inbound PROXY protocol path and the MIME parser.
+# `mvn verify` only replays each target's committed inputs; this script looks for new ones: every
+# @FuzzTest target fuzzes for FUZZ_SECONDS (default 7: about 70 s of fuzzing for the ten targets,
+# plus some 10 to 15 s of Maven and JVM start-up per target, far more on a loaded machine).
 #
 #   .ci/fuzz.sh                                  all targets
 #   FUZZ_SECONDS=300 .ci/fuzz.sh CommandHeadFuzzTest#parse
