@@ -930,7 +930,14 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     private void relayClientFrame(ImapFrame frame) {
         if (frame instanceof ImapDecoderError error) {
-            decoderError(error);
+            String gathered = policies.abandonGathering(); // a command the policies had not seen whole: it ends here
+            if (gathered != null && transmitting == null) {
+                transmitting = gathered;
+                decoderError(error);
+                transmitting = null;
+            } else {
+                decoderError(error);
+            }
             return;
         }
         if (loggingOut) {

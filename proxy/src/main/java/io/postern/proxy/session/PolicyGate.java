@@ -259,6 +259,23 @@ final class PolicyGate {
                 line.last(), !line.last()));
     }
 
+    /**
+     * Forgets the command being gathered (the client's input broke off: a literal over the
+     * limit, a line too long) and returns its tag, or {@code null} when none was being gathered.
+     */
+    String abandonGathering() {
+        if (gatherHead == null) {
+            return null;
+        }
+        String tag = gatherHead.tag();
+        gathered.release();
+        gathered = null;
+        gatherLine.release();
+        gatherLine = null;
+        gatherHead = null;
+        return tag;
+    }
+
     /** Whether the frames of the command being gathered go to {@link #gather}. */
     boolean gathering() {
         return gatherHead != null;

@@ -280,6 +280,15 @@ class PolicyDovecotIT {
                 assertThat(exchange(c, tag, copy)).as(copy).last().asString().startsWith(tag + " NO [TRYCREATE]");
             }
         }
+        try (RawImapClient c = login(postern.address(), "alice")) {
+            // input that breaks off while a command is gathered: the answer carries that command's tag
+            c.send("y3 APPEND {7}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send("Archive {999999999}\r\n");
+            assertThat(c.line()).startsWith("y3 BAD [TOOBIG]");
+            assertThat(c.line()).startsWith("* BYE");
+            assertThat(c.closedByServer()).isTrue();
+        }
         Store store = angus("alice", postern.address());
         try {
             assertThat(store.getFolder("Legal Hold").exists()).isFalse();
