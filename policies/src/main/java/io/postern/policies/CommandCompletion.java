@@ -12,5 +12,14 @@ import java.time.Duration;
  * @param code the response code name ({@code TRYCREATE}), or {@code null}
  * @param duration from the command's first line to its completion
  * @param byPostern whether Postern answered it (a policy's refusal, for example) rather than the backend
+ * @param codeText the whole response code inside the brackets, arguments included
+ *     ({@code APPENDUID 38505 3955}, {@code COPYUID 38505 304,319 3956:3957}), or {@code null}
+ * @param policy the policy that answered it when {@code byPostern} was a policy's decision, or {@code null}
  */
-public record CommandCompletion(String tag, String command, String status, String code, Duration duration, boolean byPostern) {}
+public record CommandCompletion(String tag, String command, String status, String code, Duration duration, boolean byPostern,
+        String codeText, String policy) {
+
+    public CommandCompletion(String tag, String command, String status, String code, Duration duration, boolean byPostern) {
+        this(tag, command, status, code, duration, byPostern, null, null);
+    }
+}

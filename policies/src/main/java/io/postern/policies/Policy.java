@@ -36,6 +36,11 @@ public final class Policy {
     private final List<TrafficListener> traffic;
     private final List<CloseListener> close;
     private final List<ContentPolicy> content;
+    private final List<LoginFailureListener> loginFailure;
+    private final List<KeyedUntaggedListener> untagged;
+
+    /** An untagged listener with the keywords it asked for (upper case). */
+    public record KeyedUntaggedListener(Set<String> keywords, UntaggedListener listener) {}
 
     /** A response policy with the untagged keywords it asked for (upper case). */
     public record KeyedResponsePolicy(Set<String> keywords, ResponsePolicy policy) {}
@@ -50,6 +55,8 @@ public final class Policy {
         this.traffic = List.copyOf(b.traffic);
         this.close = List.copyOf(b.close);
         this.content = List.copyOf(b.content);
+        this.loginFailure = List.copyOf(b.loginFailure);
+        this.untagged = List.copyOf(b.untagged);
     }
 
     public static Builder builder(String name) {
@@ -93,6 +100,14 @@ public final class Policy {
         return content;
     }
 
+    public List<LoginFailureListener> loginFailureListeners() {
+        return loginFailure;
+    }
+
+    public List<KeyedUntaggedListener> untaggedListeners() {
+        return untagged;
+    }
+
     @Override
     public String toString() {
         return "Policy(" + name + ")";
@@ -110,6 +125,8 @@ public final class Policy {
         private final List<TrafficListener> traffic = new ArrayList<>();
         private final List<CloseListener> close = new ArrayList<>();
         private final List<ContentPolicy> content = new ArrayList<>();
+        private final List<LoginFailureListener> loginFailure = new ArrayList<>();
+        private final List<KeyedUntaggedListener> untagged = new ArrayList<>();
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -149,6 +166,18 @@ public final class Policy {
 
         public Builder onClose(CloseListener l) {
             close.add(Objects.requireNonNull(l));
+            return this;
+        }
+
+        public Builder onLoginFailed(LoginFailureListener l) {
+            loginFailure.add(Objects.requireNonNull(l));
+            return this;
+        }
+
+        /** @param keywords the untagged data keywords to be told of ({@code EXPUNGE}, {@code FETCH}), any case */
+        public Builder onUntagged(Set<String> keywords, UntaggedListener l) {
+            Set<String> upper = Set.copyOf(keywords.stream().map(k -> k.toUpperCase(Locale.ROOT)).toList());
+            untagged.add(new KeyedUntaggedListener(upper, Objects.requireNonNull(l)));
             return this;
         }
 

@@ -15,12 +15,20 @@ import java.util.Set;
  * @param listener the name of the listener the client connected to
  * @param clientAddress the client's address (the one a PROXY header named, where one did); may be {@code null}
  * @param tls whether the client connection is encrypted (implicit TLS, or after STARTTLS)
+ * @param mechanism how the client logged in ({@code LOGIN}, {@code PLAIN}, {@code XOAUTH2} ...); {@code null} before login
+ * @param backend the name of the backend the session is relayed to; {@code null} before one was chosen
  */
 public record SessionInfo(
-        String sessionId, String user, Set<String> groups, String listener, InetAddress clientAddress, boolean tls) {
+        String sessionId, String user, Set<String> groups, String listener, InetAddress clientAddress, boolean tls,
+        String mechanism, String backend) {
 
     public SessionInfo {
         groups = Set.copyOf(groups);
+    }
+
+    /** Without the login mechanism and the backend (tests, and policies that do not need them). */
+    public SessionInfo(String sessionId, String user, Set<String> groups, String listener, InetAddress clientAddress, boolean tls) {
+        this(sessionId, user, groups, listener, clientAddress, tls, null, null);
     }
 
     /** A connection before login: only the listener, the address and TLS are known. */

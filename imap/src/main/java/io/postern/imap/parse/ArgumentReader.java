@@ -144,6 +144,19 @@ public final class ArgumentReader {
     }
 
     /** The rest of the command up to the line ending, as text (for a SASL initial response). */
+    /** A {@code sequence-set} ({@code 1:3,7,9:*}) or {@code $} (a saved search result). */
+    public String sequenceSet() throws ImapParseException {
+        int start = pos;
+        while (pos < end && (wire[pos] >= '0' && wire[pos] <= '9' || wire[pos] == ':' || wire[pos] == ','
+                || wire[pos] == '*' || wire[pos] == '$')) {
+            pos++;
+        }
+        if (pos == start) {
+            throw new ImapParseException("Expected a sequence set");
+        }
+        return new String(wire, start, pos - start, StandardCharsets.US_ASCII);
+    }
+
     public String rest() {
         int start = pos;
         while (pos < end && wire[pos] != '\r' && wire[pos] != '\n') {

@@ -86,9 +86,11 @@ public final class AuditFileSink implements AutoCloseable {
     private final AtomicLong writeFailures = new AtomicLong();
     private final AtomicLong fsyncs = new AtomicLong();
     private final AtomicLong rotations = new AtomicLong();
+    private final AtomicLong refused = new AtomicLong();
     private volatile boolean failing;
     private volatile boolean closed;
     private volatile CountDownLatch paused;
+    private volatile CountDownLatch parked;
 
     // writer thread only
     private AuditChain chain;
@@ -160,6 +162,20 @@ public final class AuditFileSink implements AutoCloseable {
         return !failing && queue.remainingCapacity() > 0 && dropped.get() == 0;
     }
 
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Counts a command refused because this sink was unavailable ({@code fail-closed}). */
+    public void refusedCommand() {
+        refused.incrementAndGet();
+    }
+
+    /** Commands refused with {@code NO [UNAVAILABLE]} while this sink was unavailable. */
+    public long refusedCommands() {
+        return refused.get();
+    }
+
     public long accepted() {
         return accepted.get();
     }
@@ -189,9 +205,21 @@ public final class AuditFileSink implements AutoCloseable {
         return queue.size();
     }
 
-    /** For tests: the writer stops taking events until {@link #unpauseWriter()}. */
+    /**
+     * For tests: the writer stops taking events until {@link #unpauseWriter()}; returns once it
+     * has stopped (within its poll interval), so events offered after this stay queued.
+     */
     public void pauseWriter() {
+        CountDownLatch parked = new CountDownLatch(1);
+        this.parked = parked;
         paused = new CountDownLatch(1);
+        try {
+            if (!parked.await(30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("the audit writer did not pause");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** For tests: the writer goes on. */
@@ -229,6 +257,10 @@ public final class AuditFileSink implements AutoCloseable {
             CountDownLatch p = paused;
             if (p != null) {
                 try {
+                    CountDownLatch ack = parked;
+                    if (ack != null) {
+                        ack.countDown();
+                    }
                     p.await();
                 } catch (InterruptedException e) {
                     return;

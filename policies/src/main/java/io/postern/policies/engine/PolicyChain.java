@@ -53,6 +53,9 @@ public final class PolicyChain {
     private final List<CompletionListener> completion = new ArrayList<>();
     private final List<TrafficListener> traffic = new ArrayList<>();
     private final List<CloseListener> close = new ArrayList<>();
+    private final List<io.postern.policies.LoginFailureListener> loginFailure = new ArrayList<>();
+    private final List<Policy.KeyedUntaggedListener> untagged = new ArrayList<>();
+    private final Set<String> untaggedKeywords = new HashSet<>();
 
     public PolicyChain(List<Policy> policies) {
         this.policies = List.copyOf(policies);
@@ -67,6 +70,11 @@ public final class PolicyChain {
             completion.addAll(p.completionListeners());
             traffic.addAll(p.trafficListeners());
             close.addAll(p.closeListeners());
+            loginFailure.addAll(p.loginFailureListeners());
+            p.untaggedListeners().forEach(u -> {
+                untagged.add(u);
+                untaggedKeywords.addAll(u.keywords());
+            });
         }
     }
 
@@ -101,6 +109,15 @@ public final class PolicyChain {
 
     public boolean hasCompletionListeners() {
         return !completion.isEmpty();
+    }
+
+    public boolean hasLoginFailureListeners() {
+        return !loginFailure.isEmpty();
+    }
+
+    /** Whether some policy wants to be told of untagged responses with this keyword (upper case). */
+    public boolean wantsUntagged(String keyword) {
+        return !untaggedKeywords.isEmpty() && untaggedKeywords.contains(keyword);
     }
 
     public boolean rewritesCapabilities() {
@@ -288,6 +305,20 @@ public final class PolicyChain {
     public void completed(SessionInfo session, CommandCompletion completion) {
         for (CompletionListener l : this.completion) {
             l.onCompleted(session, completion);
+        }
+    }
+
+    public void loginFailed(SessionInfo session, String reason) {
+        for (io.postern.policies.LoginFailureListener l : loginFailure) {
+            l.onLoginFailed(session, reason);
+        }
+    }
+
+    public void untagged(SessionInfo session, String keyword, long number, String data) {
+        for (Policy.KeyedUntaggedListener l : untagged) {
+            if (l.keywords().contains(keyword)) {
+                l.listener().onUntagged(session, keyword, number, data);
+            }
         }
     }
 

@@ -426,5 +426,6 @@ public final class PosternServer implements AutoCloseable {
         acceptGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         router.close();
+        io.postern.policies.audit.AuditSinks.closeAll(); // what the audit sinks accepted is written and forced
     }
 }

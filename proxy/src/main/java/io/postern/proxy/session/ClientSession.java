@@ -145,6 +145,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     private final ArrayDeque<ImapFrame> held = new ArrayDeque<>();
     private String loginTag;
     private String user;
+    /** The mechanism of the login under way or done (LOGIN, PLAIN ...), for the policies. */
+    private String loginMechanism;
     private String backendName;
     private BackendLogin login;
     private ScheduledFuture<?> loginTimer;
@@ -629,6 +631,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             bad(tag, "NUL in a user name or password."); // SASL PLAIN, to the backend, separates with NUL
             return;
         }
+        loginMechanism = credentials.mechanism();
         java.util.concurrent.CompletableFuture<Router.Route> lookup = router.lookup(
                 new Router.Login(credentials.user(), credentials.password(), clientAddress(), loginFailures + 1));
         if (lookup.isDone() && !lookup.isCompletedExceptionally()) {
@@ -792,8 +795,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             return;
         }
         endLogin();
-        policies.login(user, clientAddress(), tlsActive, backendCapabilities, () -> loginAdmitted(backendCapabilities),
-                this::loginRefusedByPolicy);
+        policies.login(user, loginMechanism, backendName, clientAddress(), tlsActive, backendCapabilities,
+                () -> loginAdmitted(backendCapabilities), this::loginRefusedByPolicy);
     }
 
     /** A login policy refused the user the backend accepted: the backend session is closed. */
@@ -898,6 +901,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
         releaseUserSlot();
         state = State.NOT_AUTHENTICATED;
+        policies.loginFailed(user, loginMechanism, backendName, clientAddress(), tlsActive, answer);
         no(loginTag, answer);
         denials.record(user, clientAddressText(), answer);
         loginTag = null;
@@ -1216,6 +1220,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             policies.takeResponse(line, head); // an untagged LIST, STATUS ... a policy may drop
             return;
         }
+        policies.untagged(head, line.content());
+        String codeText = head.isTagged() && head.codeStart() >= 0 ? line.content().toString(head.codeStart(),
+                head.codeEnd() - head.codeStart(), java.nio.charset.StandardCharsets.US_ASCII) : null;
         boolean capabilities = "CAPABILITY".equals(head.code())
                 || (head.isUntagged() && !head.status() && "CAPABILITY".equals(head.keyword()));
         if (capabilities) {
@@ -1232,8 +1239,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                         (System.nanoTime() - command.startNanos()) / 1000);
             }
             if (command != null) {
-                policies.completed(head.tag(), command.name(), head.keyword(), head.code(),
-                        System.nanoTime() - command.startNanos(), false);
+                policies.completed(head.tag(), command.name(), head.keyword(), head.code(), codeText,
+                        System.nanoTime() - command.startNanos(), false, null);
             }
             if (head.tag().equals(idleTag)) {
                 idleTag = null;

@@ -199,12 +199,12 @@ final class PolicyGate {
      * Chooses the user's chain and asks its login policies. {@code admitted} or {@code refused}
      * runs on the event loop, maybe at once.
      */
-    void login(String user, InetAddress client, boolean tls, List<String> backendCapabilities, Runnable admitted,
-            Consumer<Outcome> refused) {
+    void login(String user, String mechanism, String backend, InetAddress client, boolean tls,
+            List<String> backendCapabilities, Runnable admitted, Consumer<Outcome> refused) {
         backendLiteralPlus = Capabilities.has(backendCapabilities, "LITERAL+");
         backendLiteralMinus = Capabilities.has(backendCapabilities, "LITERAL-");
         PolicySet set = registry.current();
-        session = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls);
+        session = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls, mechanism, backend);
         chain = set.chainFor(session);
         if (!chain.isEmpty()) {
             log.debug("[{}] policies for {}: {}", sessionId, user, chain.names());
@@ -225,6 +225,27 @@ final class PolicyGate {
                 refused.accept(outcome);
             }
         });
+    }
+
+    /**
+     * A login failed (backend refusal, backend unavailable, a login policy's refusal): the
+     * listeners of the chain that user name would select are told. {@code answer} is what the
+     * client was told.
+     */
+    void loginFailed(String user, String mechanism, String backend, InetAddress client, boolean tls, String answer) {
+        PolicySet set = registry.current();
+        if (set.isEmpty() || user == null) {
+            return;
+        }
+        SessionInfo attempt = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls, mechanism, backend);
+        PolicyChain c = set.chainFor(attempt);
+        if (c.hasLoginFailureListeners()) {
+            try {
+                c.loginFailed(attempt, answer);
+            } catch (RuntimeException e) {
+                log.warn("[{}] a policy's login failure listener failed: {}", sessionId, e.toString());
+            }
+        }
     }
 
     /** A login the policies refused is over: the chain is forgotten, its close listeners told. */
@@ -392,7 +413,7 @@ final class PolicyGate {
                 String status = d.kind() == Decision.Kind.ANSWER ? "OK" : d.status().name();
                 host.reply(head.tag() + " " + status + " " + d.answerText());
                 host.refuseRest(line);
-                completed(head.tag(), head.name(), status, d.code(), System.nanoTime() - start, true);
+                completed(head.tag(), head.name(), status, d.code(), null, System.nanoTime() - start, true, o.policy());
             }
             case DISCONNECT -> {
                 report(o);
@@ -419,11 +440,27 @@ final class PolicyGate {
         }
     }
 
-    /** A command's tagged completion. */
-    void completed(String tag, String name, String status, String code, long nanos, boolean byPostern) {
+    /** A command's tagged completion; {@code codeText} is the whole response code, {@code policy} the one that answered. */
+    void completed(String tag, String name, String status, String code, String codeText, long nanos, boolean byPostern,
+            String policy) {
         if (chain.hasCompletionListeners()) {
-            chain.completed(session, new CommandCompletion(tag, name, status, code, Duration.ofNanos(nanos), byPostern));
+            chain.completed(session, new CommandCompletion(tag, name, status, code, Duration.ofNanos(nanos), byPostern,
+                    codeText, policy));
         }
+    }
+
+    /** The longest part of an untagged response's first line handed to untagged listeners. */
+    private static final int MAX_UNTAGGED_DATA = 256;
+
+    /** An untagged response passing to the client: its listeners are told (never its literal data). */
+    void untagged(ResponseHead head, ByteBuf line) {
+        if (!head.isUntagged() || !chain.wantsUntagged(head.keyword())) {
+            return;
+        }
+        int end = CommandHead.textEnd(line);
+        int from = Math.min(head.dataIndex(), end);
+        String data = line.toString(from, Math.min(end - from, MAX_UNTAGGED_DATA), java.nio.charset.StandardCharsets.UTF_8);
+        chain.untagged(session, head.keyword(), head.number(), data);
     }
 
     void traffic(boolean fromClient, long bytes) {

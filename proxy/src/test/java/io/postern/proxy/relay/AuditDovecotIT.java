@@ -1,0 +1,300 @@
+package io.postern.proxy.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.postern.policies.audit.AuditChain;
+import io.postern.policies.audit.AuditVerifier;
+import io.postern.proxy.cli.CliRun;
+import io.postern.proxy.testing.DovecotFixture;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The audit policy through Postern against Dovecot: a scripted session of a user whose every
+ * command is audited, a user audited for logins only, a failed login; the log checked record
+ * by record and field by field, verified, and searched for the passwords.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class AuditDovecotIT {
+
+    private static final String FIN_PASSWORD = "Fin-s3cret-7781";
+    private static final String OTHER_PASSWORD = "Oth-s3cret-2290";
+    private static final String WRONG_PASSWORD = "Wrong-pw-5519";
+    private static final String MESSAGE_BODY = "Quarterly-figures-body-8812";
+
+    @TempDir
+    static Path dir;
+
+    private DovecotFixture dovecot;
+    private PosternHarness postern;
+    private final ListAppender<ILoggingEvent> debugLog = new ListAppender<>();
+    private Level rootLevel;
+    private Path log;
+    private Path key;
+    private final ObjectMapper json = new ObjectMapper();
+
+    @BeforeAll
+    void start() throws Exception {
+        DovecotFixture.assumeAvailable();
+        dovecot = DovecotFixture.builder().name("audit").user("fin", FIN_PASSWORD).user("other", OTHER_PASSWORD).start();
+        for (int i = 1; i <= 3; i++) {
+            dovecot.seedMessage("fin", "INBOX", PolicyDovecotIT.message("Report " + i + " " + MESSAGE_BODY));
+        }
+        dovecot.seedMessage("fin", "Archive", PolicyDovecotIT.message("Old " + MESSAGE_BODY));
+        dovecot.seedMessage("other", "INBOX", PolicyDovecotIT.message("Hi " + MESSAGE_BODY));
+        log = dir.resolve("audit/audit.log");
+        key = dir.resolve("audit.key");
+        Files.writeString(key, "an-audit-key-for-the-dovecot-test\n");
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        rootLevel = root.getLevel();
+        root.setLevel(Level.DEBUG);
+        debugLog.start();
+        root.addAppender(debugLog);
+        postern = PosternHarness.inFrontOf(dovecot.host(), dovecot.port(), """
+                groups:
+                  finance: [fin]
+                policies:
+                  - name: audit-finance
+                    order: -100
+                    match: { groups: [finance] }
+                    audit: { file: "%1$s", key_file: "%2$s", events: [login, command], fsync: each }
+                  - name: audit-logins
+                    order: -100
+                    unless: { groups: [finance] }
+                    audit: { file: "%1$s", key_file: "%2$s", events: [login], fsync: each }
+                """.formatted(log, key));
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        root.detachAppender(debugLog);
+        root.setLevel(rootLevel);
+        if (postern != null) {
+            postern.close();
+        }
+        if (dovecot != null) {
+            dovecot.close();
+        }
+    }
+
+    private List<String> exchange(RawImapClient c, String tag, String command) throws Exception {
+        return PolicyDovecotIT.exchange(c, tag, command);
+    }
+
+    private List<JsonNode> records(int atLeast) throws Exception {
+        List<JsonNode> out = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            out.clear();
+            if (Files.exists(log)) {
+                for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                    out.add(json.readTree(line));
+                }
+            }
+            if (out.size() >= atLeast) {
+                break;
+            }
+            Thread.sleep(20);
+        }
+        return out;
+    }
+
+    @Test
+    @Order(1)
+    void aScriptedSessionIsRecordedCommandByCommand() throws Exception {
+        String appended = "From: a@example.com\r\nSubject: upload\r\n\r\n" + MESSAGE_BODY + " appended\r\n";
+        int appendSize = appended.getBytes(StandardCharsets.US_ASCII).length;
+        try (RawImapClient c = new RawImapClient(postern.address())) {
+            assertThat(c.line()).startsWith("* OK");
+            c.send("l0 LOGIN fin " + FIN_PASSWORD + "\r\n");
+            assertThat(c.tagged("l0")).startsWith("l0 OK");
+            assertThat(exchange(c, "s1", "SELECT INBOX")).last().asString().startsWith("s1 OK");
+            List<String> fetched = exchange(c, "f1", "FETCH 1:2 (UID FLAGS BODY.PEEK[])");
+            assertThat(fetched).last().asString().startsWith("f1 OK");
+            assertThat(exchange(c, "u1", "UID STORE 1 +FLAGS (\\Flagged)")).last().asString().startsWith("u1 OK");
+            List<String> copied = exchange(c, "c1", "UID COPY 2 Archive");
+            assertThat(copied).last().asString().startsWith("c1 OK [COPYUID ");
+            copyUid = code(copied.get(copied.size() - 1));
+            List<String> moved = exchange(c, "m1", "UID MOVE 3 Archive");
+            assertThat(moved).anyMatch(l -> l.startsWith("* OK [COPYUID ")).last().asString().startsWith("m1 OK");
+            moveUid = code(moved.stream().filter(l -> l.startsWith("* OK [COPYUID ")).findFirst().orElseThrow());
+            c.send("a1 APPEND Archive (\\Seen) {" + appendSize + "}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send(appended + "\r\n");
+            String appendOk = c.tagged("a1");
+            assertThat(appendOk).startsWith("a1 OK [APPENDUID ");
+            appendUid = code(appendOk);
+            assertThat(exchange(c, "d1", "STORE 1 +FLAGS (\\Deleted)")).last().asString().startsWith("d1 OK");
+            assertThat(exchange(c, "e1", "EXPUNGE")).contains("* 1 EXPUNGE").last().asString().startsWith("e1 OK");
+            assertThat(exchange(c, "o1", "LOGOUT")).last().asString().startsWith("o1 OK");
+        }
+        List<JsonNode> r = records(12);
+        assertThat(r.stream().map(n -> n.path("type").asText() + ":" + n.path("command").asText()).toList()).containsExactly(
+                "login:", "command:SELECT", "command:FETCH", "command:UID STORE", "command:UID COPY", "command:UID MOVE",
+                "command:APPEND", "command:STORE", "command:EXPUNGE", "command:LOGOUT", "close:");
+        String session = r.get(0).path("session").asText();
+        for (int i = 0; i < r.size(); i++) {
+            JsonNode n = r.get(i);
+            assertThat(n.path("v").asInt()).isEqualTo(1);
+            assertThat(n.path("seq").asLong()).isEqualTo(i + 1);
+            assertThat(n.path("mac").asText()).hasSize(64);
+            assertThat(n.path("session").asText()).isEqualTo(session);
+            assertThat(n.path("user").asText()).isEqualTo("fin");
+            assertThat(n.path("client").asText()).isEqualTo("127.0.0.1");
+            assertThat(n.path("listener").asText()).isEqualTo("imap");
+            assertThat(n.path("backend").asText()).isEqualTo("backend");
+            assertThat(n.path("mechanism").asText()).isEqualTo("LOGIN");
+            assertThat(n.path("tls").asBoolean(true)).isFalse();
+            assertThat(n.path("ts").asText()).matches("\\d{4}-\\d\\d-\\d\\dT.*Z");
+        }
+        JsonNode select = r.get(1);
+        assertThat(select.path("mailbox").asText()).isEqualTo("INBOX");
+        assertThat(select.path("status").asText()).isEqualTo("OK");
+        assertThat(select.path("tag").asText()).isEqualTo("s1");
+        assertThat(select.path("duration_us").asLong()).isPositive();
+        JsonNode fetch = r.get(2);
+        assertThat(fetch.path("mailbox").asText()).isEqualTo("INBOX");
+        assertThat(fetch.path("seqs").asText()).isEqualTo("1:2");
+        assertThat(fetch.path("items").asText()).isEqualTo("(UID FLAGS BODY.PEEK[])");
+        assertThat(fetch.path("messages").asLong()).isEqualTo(2);
+        assertThat(fetch.path("response_bytes").asLong()).isGreaterThan(2L * MESSAGE_BODY.length());
+        JsonNode store = r.get(3);
+        assertThat(store.path("uids").asText()).isEqualTo("1");
+        assertThat(store.path("store").asText()).isEqualTo("+FLAGS");
+        assertThat(store.path("flags").asText()).isEqualTo("(\\Flagged)");
+        JsonNode copy = r.get(4);
+        assertThat(copy.path("mailbox").asText()).isEqualTo("INBOX");
+        assertThat(copy.path("target").asText()).isEqualTo("Archive");
+        assertThat(copy.path("uids").asText()).isEqualTo("2");
+        assertThat(copy.path("code").asText()).isEqualTo("COPYUID");
+        assertThat(copy.path("source_uids").asText()).isEqualTo("2");
+        assertThat(copy.path("uidvalidity").asText()).isEqualTo(copyUid[1]);
+        assertThat(copy.path("target_uids").asText()).isEqualTo(copyUid[3]);
+        JsonNode move = r.get(5);
+        assertThat(move.path("uids").asText()).isEqualTo("3");
+        assertThat(move.path("target").asText()).isEqualTo("Archive");
+        assertThat(move.path("source_uids").asText()).isEqualTo("3");
+        assertThat(move.path("target_uids").asText()).isEqualTo(moveUid[3]);
+        assertThat(move.path("expunged_seqs").toString()).isEqualTo("[\"3\"]");
+        JsonNode append = r.get(6);
+        assertThat(append.path("mailbox").asText()).isEqualTo("Archive");
+        assertThat(append.path("append_size").asLong()).isEqualTo(appendSize);
+        assertThat(append.path("code").asText()).isEqualTo("APPENDUID");
+        assertThat(append.path("append_uid").asText()).isEqualTo(appendUid[2]);
+        assertThat(append.path("uidvalidity").asText()).isEqualTo(copy.path("uidvalidity").asText());
+        JsonNode deleted = r.get(7);
+        assertThat(deleted.path("seqs").asText()).isEqualTo("1");
+        assertThat(deleted.path("flags").asText()).isEqualTo("(\\Deleted)");
+        JsonNode expunge = r.get(8);
+        assertThat(expunge.path("mailbox").asText()).isEqualTo("INBOX");
+        assertThat(expunge.path("expunged_seqs").toString()).isEqualTo("[\"1\"]");
+        assertThat(expunge.path("status").asText()).isEqualTo("OK");
+        JsonNode close = r.get(10);
+        assertThat(close.path("reason").asText()).isEqualTo("logout");
+        assertThat(close.path("commands").asLong()).isEqualTo(9);
+        assertThat(close.path("bytes_from_client").asLong()).isGreaterThan(appendSize);
+        assertThat(close.path("bytes_to_client").asLong()).isGreaterThan(fetch.path("response_bytes").asLong());
+        for (JsonNode n : r) {
+            assertThat(n.toString()).doesNotContain(MESSAGE_BODY);
+        }
+        // the UIDs the log names are the messages on Dovecot: who copied, moved and uploaded what
+        try (RawImapClient d = new RawImapClient(new java.net.InetSocketAddress(dovecot.host(), dovecot.port()))) {
+            assertThat(d.line()).startsWith("* OK");
+            assertThat(exchange(d, "x0", "LOGIN fin " + FIN_PASSWORD)).last().asString().startsWith("x0 OK");
+            exchange(d, "x1", "EXAMINE Archive");
+            assertThat(String.join("\n", exchange(d, "x2", "UID FETCH " + copy.path("target_uids").asText()
+                    + " BODY.PEEK[HEADER.FIELDS (SUBJECT)]"))).contains("Report 2");
+            assertThat(String.join("\n", exchange(d, "x3", "UID FETCH " + move.path("target_uids").asText()
+                    + " BODY.PEEK[HEADER.FIELDS (SUBJECT)]"))).contains("Report 3");
+            assertThat(String.join("\n", exchange(d, "x4", "UID FETCH " + append.path("append_uid").asText()
+                    + " BODY.PEEK[HEADER.FIELDS (SUBJECT)]"))).contains("upload");
+            exchange(d, "x5", "EXAMINE INBOX");
+            List<String> left = exchange(d, "x6", "UID FETCH 1:* (UID)");
+            assertThat(left.stream().filter(l -> l.contains("FETCH (UID")).toList()).containsExactly("* 1 FETCH (UID 2)");
+        }
+    }
+
+    private String[] copyUid;
+    private String[] moveUid;
+    private String[] appendUid;
+
+    /** The response code's words: {@code [COPYUID 7 2 5]} as {@code COPYUID, 7, 2, 5}. */
+    private static String[] code(String line) {
+        return line.substring(line.indexOf('[') + 1, line.indexOf(']')).split(" ");
+    }
+
+    @Test
+    @Order(2)
+    void aUserAuditedForLoginsOnlyAndAFailedLogin() throws Exception {
+        int before = records(11).size();
+        try (RawImapClient c = new RawImapClient(postern.address())) {
+            assertThat(c.line()).startsWith("* OK");
+            c.send("b0 LOGIN other " + WRONG_PASSWORD + "\r\n");
+            assertThat(c.tagged("b0")).startsWith("b0 NO");
+            String plain = Base64.getEncoder().encodeToString(("\0other\0" + OTHER_PASSWORD).getBytes(StandardCharsets.UTF_8));
+            c.send("l0 AUTHENTICATE PLAIN " + plain + "\r\n");
+            assertThat(c.tagged("l0")).startsWith("l0 OK");
+            assertThat(exchange(c, "s1", "SELECT INBOX")).last().asString().startsWith("s1 OK");
+            assertThat(exchange(c, "f1", "FETCH 1 BODY[]")).last().asString().startsWith("f1 OK");
+        } // closed without LOGOUT
+        List<JsonNode> r = records(before + 3);
+        List<JsonNode> mine = r.subList(before, r.size());
+        for (int i = 0; i < 200 && mine.size() < 3; i++) {
+            Thread.sleep(20);
+            r = records(before + 3);
+            mine = r.subList(before, r.size());
+        }
+        assertThat(mine.stream().map(n -> n.path("type").asText()).toList())
+                .containsExactly("login_failed", "login", "close");
+        assertThat(mine.get(0).path("user").asText()).isEqualTo("other");
+        assertThat(mine.get(0).path("mechanism").asText()).isEqualTo("LOGIN");
+        assertThat(mine.get(0).path("reason").asText()).contains("AUTHENTICATIONFAILED");
+        assertThat(mine.get(1).path("mechanism").asText()).isEqualTo("PLAIN");
+        assertThat(mine.get(2).path("reason").asText()).isEqualTo("client_closed");
+        assertThat(mine.get(2).path("commands").asLong()).isZero(); // commands are not audited for this user
+    }
+
+    @Test
+    @Order(3)
+    void theLogVerifiesAndHoldsNoSecret() throws Exception {
+        List<JsonNode> r = records(14);
+        AuditVerifier.Result result = AuditVerifier.verify(AuditChain.readKey(key), List.of(log));
+        assertThat(result.ok()).as(result.describe()).isTrue();
+        assertThat(result.records()).isEqualTo(r.size());
+        CliRun.Result cli = CliRun.run("audit", "verify", "--key-file", key.toString(), log.toString());
+        assertThat(cli.status()).as(cli.out()).isZero();
+
+        String plain = Base64.getEncoder().encodeToString(("\0other\0" + OTHER_PASSWORD).getBytes(StandardCharsets.UTF_8));
+        List<String> secrets = List.of(FIN_PASSWORD, OTHER_PASSWORD, WRONG_PASSWORD, plain);
+        String audit = Files.readString(log, StandardCharsets.UTF_8);
+        String debug = debugLog.list.stream().map(e -> e.getFormattedMessage()
+                + (e.getThrowableProxy() == null ? "" : e.getThrowableProxy().getMessage())).collect(Collectors.joining("\n"));
+        assertThat(debugLog.list).hasSizeGreaterThan(20); // the debug log was captured
+        assertThat(debug).contains("fin");
+        for (String secret : secrets) {
+            assertThat(audit).doesNotContain(secret);
+            assertThat(debug).doesNotContain(secret);
+        }
+    }
+}
