@@ -73,6 +73,8 @@ public final class AuditFileSink implements AutoCloseable {
             Duration maxAge) {}
 
     private static final String STOP = new String("stop");
+    /** In the queue where events were dropped: {@code GAP_MARKER + count} becomes a gap record in its place. */
+    private static final String GAP_MARKER = "\u0000gap:";
     private static final int BATCH = 256;
 
     private final Settings settings;
@@ -146,6 +148,10 @@ public final class AuditFileSink implements AutoCloseable {
                 ok = false;
             }
         } else {
+            long gap = dropped.getAndSet(0);
+            if (gap > 0 && !queue.offer(GAP_MARKER + gap)) {
+                dropped.addAndGet(gap); // still no room: the gap record waits
+            }
             ok = queue.offer(body);
         }
         if (ok) {
@@ -159,7 +165,7 @@ public final class AuditFileSink implements AutoCloseable {
 
     /** False while the queue is full or the file cannot be written: what {@code fail-closed} refuses commands on. */
     public boolean available() {
-        return !failing && queue.remainingCapacity() > 0 && dropped.get() == 0;
+        return !failing && queue.remainingCapacity() > 0;
     }
 
     public boolean isClosed() {
@@ -325,13 +331,21 @@ public final class AuditFileSink implements AutoCloseable {
 
     private void write(List<String> batch) throws IOException {
         AuditChain before = new AuditChain(settings.key(), chain.lastSeq(), chain.lastMac());
-        long gap = dropped.get();
+        long idleGap = batch.isEmpty() && queue.isEmpty() ? dropped.getAndSet(0) : 0; // no event came after the drops
         List<String> lines = new ArrayList<>(batch.size() + 1);
-        if (gap > 0) {
-            lines.add(chain.seal(AuditEvent.of("gap", clock.instant()).put("dropped", gap).body()));
-        }
+        long gaps = 0;
         for (String body : batch) {
-            lines.add(chain.seal(body));
+            if (body.startsWith(GAP_MARKER)) {
+                lines.add(chain.seal(gapRecord(Long.parseLong(body.substring(GAP_MARKER.length())))));
+                gaps++;
+            } else {
+                lines.add(chain.seal(body));
+            }
+        }
+        if (idleGap > 0) {
+            lines.add(chain.seal(gapRecord(idleGap)));
+            batch.add(GAP_MARKER + idleGap); // written again as such if this write fails
+            gaps++;
         }
         try {
             for (String line : lines) {
@@ -347,13 +361,14 @@ public final class AuditFileSink implements AutoCloseable {
             chain = before; // the batch is written again after the retry, sealed anew
             throw e;
         }
-        if (gap > 0) {
-            dropped.addAndGet(-gap);
-            written.decrementAndGet(); // the gap record is not an accepted event
-        }
+        written.addAndGet(-gaps); // gap records are not accepted events
         if (unforced && System.nanoTime() - lastForceNanos >= settings.fsyncInterval().toNanos()) {
             force();
         }
+    }
+
+    private String gapRecord(long count) {
+        return AuditEvent.of("gap", clock.instant()).put("dropped", count).body();
     }
 
     private void writeFully(byte[] bytes) throws IOException {

@@ -41,6 +41,7 @@ class AuditDovecotIT {
     private static final String FIN_PASSWORD = "Fin-s3cret-7781";
     private static final String OTHER_PASSWORD = "Oth-s3cret-2290";
     private static final String WRONG_PASSWORD = "Wrong-pw-5519";
+    private static final String FULL_PASSWORD = "Full-s3cret-4410";
     private static final String MESSAGE_BODY = "Quarterly-figures-body-8812";
 
     @TempDir
@@ -57,7 +58,8 @@ class AuditDovecotIT {
     @BeforeAll
     void start() throws Exception {
         DovecotFixture.assumeAvailable();
-        dovecot = DovecotFixture.builder().name("audit").user("fin", FIN_PASSWORD).user("other", OTHER_PASSWORD).start();
+        dovecot = DovecotFixture.builder().name("audit").user("fin", FIN_PASSWORD).user("other", OTHER_PASSWORD)
+                .user("full", FULL_PASSWORD).user("drop", FULL_PASSWORD).start();
         for (int i = 1; i <= 3; i++) {
             dovecot.seedMessage("fin", "INBOX", PolicyDovecotIT.message("Report " + i + " " + MESSAGE_BODY));
         }
@@ -83,7 +85,15 @@ class AuditDovecotIT {
                     order: -100
                     unless: { groups: [finance] }
                     audit: { file: "%1$s", key_file: "%2$s", events: [login], fsync: each }
-                """.formatted(log, key));
+                  - name: audit-fail-closed
+                    order: -100
+                    match: { users: [full] }
+                    audit: { file: "%3$s", key_file: "%2$s", queue: 1, when_full: fail-closed }
+                  - name: audit-drop
+                    order: -100
+                    match: { users: [drop] }
+                    audit: { file: "%4$s", key_file: "%2$s", queue: 1, when_full: drop }
+                """.formatted(log, key, dir.resolve("audit/full.log"), dir.resolve("audit/drop.log")));
     }
 
     @AfterAll
@@ -233,6 +243,76 @@ class AuditDovecotIT {
             List<String> left = exchange(d, "x6", "UID FETCH 1:* (UID)");
             assertThat(left.stream().filter(l -> l.contains("FETCH (UID")).toList()).containsExactly("* 1 FETCH (UID 2)");
         }
+    }
+
+    private static io.postern.policies.audit.AuditFileSink sinkOf(Path file) {
+        return io.postern.policies.audit.AuditSinks.all().stream()
+                .filter(x -> x.settings().file().toAbsolutePath().equals(file.toAbsolutePath())).findFirst().orElseThrow();
+    }
+
+    @Test
+    @Order(4)
+    void aFullSinkInFailClosedModeRefusesCommandsUntilItRecovers() throws Exception {
+        Path file = dir.resolve("audit/full.log");
+        io.postern.policies.audit.AuditFileSink sink = sinkOf(file);
+        try (RawImapClient c = new RawImapClient(postern.address())) {
+            assertThat(c.line()).startsWith("* OK");
+            sink.pauseWriter();
+            c.send("l0 LOGIN full " + FULL_PASSWORD + "\r\n");
+            assertThat(c.tagged("l0")).startsWith("l0 OK"); // the login record fills the queue of one
+            assertThat(exchange(c, "s1", "SELECT INBOX")).last().asString() // and its record is dropped
+                    .isEqualTo("s1 NO [UNAVAILABLE] The audit log is unavailable; try again later.");
+            assertThat(sink.dropped()).isGreaterThanOrEqualTo(1);
+            assertThat(sink.refusedCommands()).isEqualTo(1);
+            sink.unpauseWriter();
+            boolean ok = false;
+            for (int i = 0; i < 250 && !ok; i++) {
+                Thread.sleep(20);
+                ok = sink.available();
+            }
+            assertThat(ok).isTrue();
+            assertThat(exchange(c, "n2", "NOOP")).last().asString().startsWith("n2 OK");
+            assertThat(exchange(c, "o1", "LOGOUT")).last().asString().startsWith("o1 OK");
+        }
+        for (int i = 0; i < 250 && sink.queued() > 0; i++) {
+            Thread.sleep(20);
+        }
+        String finding = AuditVerifier.verify(AuditChain.readKey(key), List.of(file)).finding();
+        assertThat(finding).contains("full.log:2:").contains("is a gap record");
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        assertThat(lines.get(0)).contains("\"type\":\"login\"");
+        assertThat(lines.get(1)).contains("\"type\":\"gap\",\"dropped\":1");
+        assertThat(lines.get(2)).contains("\"tag\":\"n2\",\"command\":\"NOOP\"");
+    }
+
+    @Test
+    @Order(5)
+    void aFullSinkInDropModeLetsCommandsThroughAndCountsWhatItDropped() throws Exception {
+        Path file = dir.resolve("audit/drop.log");
+        io.postern.policies.audit.AuditFileSink sink = sinkOf(file);
+        try (RawImapClient c = new RawImapClient(postern.address())) {
+            assertThat(c.line()).startsWith("* OK");
+            sink.pauseWriter();
+            c.send("l0 LOGIN drop " + FULL_PASSWORD + "\r\n");
+            assertThat(c.tagged("l0")).startsWith("l0 OK");
+            for (int i = 0; i < 5; i++) {
+                assertThat(exchange(c, "n" + i, "NOOP")).last().asString().startsWith("n" + i + " OK");
+            }
+            assertThat(sink.dropped()).isEqualTo(5);
+            sink.unpauseWriter();
+            for (int i = 0; i < 250 && sink.queued() > 0; i++) {
+                Thread.sleep(20);
+            }
+            assertThat(exchange(c, "o1", "LOGOUT")).last().asString().startsWith("o1 OK");
+        }
+        for (int i = 0; i < 250 && sink.written() < 3; i++) {
+            Thread.sleep(20);
+        }
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        assertThat(lines.get(0)).contains("\"type\":\"login\"");
+        assertThat(lines.get(1)).contains("\"type\":\"gap\",\"dropped\":5");
+        assertThat(AuditVerifier.verify(AuditChain.readKey(key), List.of(file)).finding())
+                .contains("drop.log:2:").contains("gap record: 5 event(s) were dropped");
     }
 
     private String[] copyUid;
