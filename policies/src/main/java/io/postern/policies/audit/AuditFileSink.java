@@ -109,7 +109,8 @@ public final class AuditFileSink implements AutoCloseable {
     AuditFileSink(Settings settings, Clock clock) throws IOException {
         this.settings = settings;
         this.clock = clock;
-        this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
+        // drop and fail-closed: one place more, for a gap marker
+        this.queue = new ArrayBlockingQueue<>(settings.queueCapacity() + (settings.whenFull() == WhenFull.BLOCK ? 0 : 1));
         Path parent = settings.file().toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
@@ -148,11 +149,14 @@ public final class AuditFileSink implements AutoCloseable {
                 ok = false;
             }
         } else {
-            long gap = dropped.getAndSet(0);
-            if (gap > 0 && !queue.offer(GAP_MARKER + gap)) {
-                dropped.addAndGet(gap); // still no room: the gap record waits
+            ok = queue.size() < settings.queueCapacity();
+            if (ok) {
+                long gap = dropped.getAndSet(0);
+                if (gap > 0 && !queue.offer(GAP_MARKER + gap)) {
+                    dropped.addAndGet(gap); // no room after all: the gap record waits
+                }
+                ok = queue.offer(body);
             }
-            ok = queue.offer(body);
         }
         if (ok) {
             accepted.incrementAndGet();
@@ -165,7 +169,7 @@ public final class AuditFileSink implements AutoCloseable {
 
     /** False while the queue is full or the file cannot be written: what {@code fail-closed} refuses commands on. */
     public boolean available() {
-        return !failing && queue.remainingCapacity() > 0;
+        return !failing && queue.size() < settings.queueCapacity();
     }
 
     public boolean isClosed() {

@@ -250,16 +250,22 @@ class AuditDovecotIT {
                 .filter(x -> x.settings().file().toAbsolutePath().equals(file.toAbsolutePath())).findFirst().orElseThrow();
     }
 
+    /** A session of {@code user} logged in through Postern after the sink's writer was paused. */
+    private RawImapClient loginWithTheWriterPaused(String user, io.postern.policies.audit.AuditFileSink sink) throws Exception {
+        RawImapClient c = new RawImapClient(postern.address());
+        assertThat(c.line()).startsWith("* OK");
+        sink.pauseWriter();
+        c.send("l0 LOGIN " + user + " " + FULL_PASSWORD + "\r\n");
+        assertThat(c.tagged("l0")).startsWith("l0 OK");
+        return c;
+    }
+
     @Test
     @Order(4)
     void aFullSinkInFailClosedModeRefusesCommandsUntilItRecovers() throws Exception {
         Path file = dir.resolve("audit/full.log");
         io.postern.policies.audit.AuditFileSink sink = sinkOf(file);
-        try (RawImapClient c = new RawImapClient(postern.address())) {
-            assertThat(c.line()).startsWith("* OK");
-            sink.pauseWriter();
-            c.send("l0 LOGIN full " + FULL_PASSWORD + "\r\n");
-            assertThat(c.tagged("l0")).startsWith("l0 OK"); // the login record fills the queue of one
+        try (RawImapClient c = loginWithTheWriterPaused("full", sink)) { // the login record fills the queue of one
             assertThat(exchange(c, "s1", "SELECT INBOX")).last().asString() // and its record is dropped
                     .isEqualTo("s1 NO [UNAVAILABLE] The audit log is unavailable; try again later.");
             assertThat(sink.dropped()).isGreaterThanOrEqualTo(1);
@@ -290,11 +296,7 @@ class AuditDovecotIT {
     void aFullSinkInDropModeLetsCommandsThroughAndCountsWhatItDropped() throws Exception {
         Path file = dir.resolve("audit/drop.log");
         io.postern.policies.audit.AuditFileSink sink = sinkOf(file);
-        try (RawImapClient c = new RawImapClient(postern.address())) {
-            assertThat(c.line()).startsWith("* OK");
-            sink.pauseWriter();
-            c.send("l0 LOGIN drop " + FULL_PASSWORD + "\r\n");
-            assertThat(c.tagged("l0")).startsWith("l0 OK");
+        try (RawImapClient c = loginWithTheWriterPaused("drop", sink)) {
             for (int i = 0; i < 5; i++) {
                 assertThat(exchange(c, "n" + i, "NOOP")).last().asString().startsWith("n" + i + " OK");
             }
