@@ -4,7 +4,7 @@ package io.postern.policies;
  * Makes policies of one type from their configuration. Found with {@link java.util.ServiceLoader}:
  * a jar on the class path lists its factories in
  * {@code META-INF/services/io.postern.policies.PolicyFactory}; the built-in ones ({@code acl},
- * {@code capabilities}) are found the same way. In the configuration, a policy entry names its
+ * {@code capabilities}, {@code audit}) are found the same way. In the configuration, a policy entry names its
  * type as a key whose value is the policy's own settings:
  *
  * <pre>{@code

@@ -98,6 +98,26 @@ class AuditPolicyFactoryTest {
         assertThat(decide(p, s, "a5 FETCH 1 FLAGS")).isEqualTo(Decision.Kind.PROCEED);
     }
 
+    @Test
+    void aReloadWithTheSameSettingsKeepsTheSinkAndOtherSettingsGoOnWithTheChain() throws Exception {
+        Map<String, Object> m = base();
+        create(m);
+        AuditFileSink first = AuditSinks.all().get(0);
+        create(m);
+        assertThat(AuditSinks.all()).containsExactly(first);
+        first.offer(AuditEvent.of("command", java.time.Instant.now()).put("tag", "a1"));
+        m.put("fsync", "50ms");
+        create(m);
+        assertThat(first.isClosed()).isTrue();
+        AuditFileSink second = AuditSinks.all().get(0);
+        assertThat(second).isNotSameAs(first);
+        second.offer(AuditEvent.of("command", java.time.Instant.now()).put("tag", "a2"));
+        AuditSinks.closeAll();
+        AuditVerifier.Result r = AuditVerifier.verify(AuditChain.readKey(keyFile()), List.of(dir.resolve("audit.log")));
+        assertThat(r.ok()).as(r.describe()).isTrue();
+        assertThat(r.records()).isEqualTo(2);
+    }
+
     private static Decision.Kind decide(Policy p, SessionInfo s, String line) {
         Command c = Command.parse(line);
         CommandVerdict v = new CommandVerdict(c);
