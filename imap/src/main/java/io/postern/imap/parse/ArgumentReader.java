@@ -143,7 +143,6 @@ public final class ArgumentReader {
         return params;
     }
 
-    /** The rest of the command up to the line ending, as text (for a SASL initial response). */
     /** A {@code sequence-set} ({@code 1:3,7,9:*}) or {@code $} (a saved search result). */
     public String sequenceSet() throws ImapParseException {
         int start = pos;
@@ -157,6 +156,7 @@ public final class ArgumentReader {
         return new String(wire, start, pos - start, StandardCharsets.US_ASCII);
     }
 
+    /** The rest of the command up to the line ending, as text (for a SASL initial response). */
     public String rest() {
         int start = pos;
         while (pos < end && wire[pos] != '\r' && wire[pos] != '\n') {

@@ -19,8 +19,10 @@ import java.util.TreeMap;
 /**
  * The {@code capabilities} policy: removes, replaces and adds capabilities in what the client is
  * shown (greeting, CAPABILITY, {@code [CAPABILITY ...]} codes), and enforces removals: the
- * commands of a removed extension get {@code BAD} from Postern, and {@code ENABLE} of a removed
- * extension enables nothing.
+ * commands of a removed extension get {@code BAD} from Postern, so do base commands that use the
+ * arguments a removed extension adds (CONDSTORE's {@code CHANGEDSINCE}, LIST-EXTENDED's
+ * {@code RETURN} ...; see {@link ExtensionSyntax}), and {@code ENABLE} of a removed extension
+ * enables nothing.
  *
  * <pre>{@code
  * capabilities:
@@ -90,10 +92,13 @@ public final class CapabilitiesPolicyFactory implements PolicyFactory {
                 commands.forEach(c -> refused.put(c, extension));
             }
         });
+        List<String> removedSyntax = ExtensionSyntax.EXTENSIONS.stream()
+                .filter(e -> remove.stream().anyMatch(g -> g.matches(e)))
+                .toList();
         Policy.Builder b = Policy.builder(name).capabilities((session, offered) -> rewrite(offered, remove, replace, add));
         if (!remove.isEmpty()) {
             Map<String, String> refusedCommands = new TreeMap<>(refused);
-            b.onCommand((session, command, verdict) -> enforce(command, verdict, refusedCommands, remove));
+            b.onCommand((session, command, verdict) -> enforce(command, verdict, refusedCommands, removedSyntax, remove));
         }
         return b.build();
     }
@@ -122,11 +127,20 @@ public final class CapabilitiesPolicyFactory implements PolicyFactory {
         return out;
     }
 
-    private static void enforce(Command c, CommandVerdict v, Map<String, String> refused, List<Glob> remove) {
+    static void enforce(Command c, CommandVerdict v, Map<String, String> refused, List<String> removedSyntax,
+            List<Glob> remove) {
         String extension = refused.get(c.name());
         if (extension != null) {
             v.bad(null, c.name() + " is not available: the " + extension + " extension is disabled here.");
             return;
+        }
+        if (!removedSyntax.isEmpty()) {
+            for (String used : ExtensionSyntax.used(c)) {
+                if (removedSyntax.contains(used)) {
+                    v.bad(null, c.name() + " uses " + used + " syntax, and the " + used + " extension is disabled here.");
+                    return;
+                }
+            }
         }
         if (!c.name().equals("ENABLE") || c.hasLiterals()) {
             v.proceed();

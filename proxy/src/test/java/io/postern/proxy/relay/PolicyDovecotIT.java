@@ -393,11 +393,21 @@ class PolicyDovecotIT {
             assertThat(exchange(c, "m2", "UID MOVE 1 Archive")).last().asString().startsWith("m2 BAD");
             assertThat(exchange(c, "t1", "THREAD REFERENCES UTF-8 ALL")).last().asString().startsWith("t1 BAD");
             assertThat(exchange(c, "f1", "FETCH 1 (FLAGS)")).noneMatch(r -> r.contains("MODSEQ"));
+            // a removed extension's arguments to base commands are refused like its commands
+            assertThat(exchange(c, "f2", "FETCH 1:* (FLAGS) (CHANGEDSINCE 1)")).containsExactly(
+                    "f2 BAD FETCH uses CONDSTORE syntax, and the CONDSTORE extension is disabled here.");
+            assertThat(exchange(c, "f3", "FETCH 1 (MODSEQ)")).last().asString().startsWith("f3 BAD");
+            assertThat(exchange(c, "u1", "UID STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Flagged)")).last().asString()
+                    .startsWith("u1 BAD");
+            assertThat(exchange(c, "st1", "STATUS INBOX (MESSAGES HIGHESTMODSEQ)")).last().asString().startsWith("st1 BAD");
+            assertThat(exchange(c, "f4", "FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (MODSEQ)])")).last().asString()
+                    .as("a header field called MODSEQ is no CONDSTORE").startsWith("f4 OK");
         }
         // others keep what the backend offers (less AUTH=LOGIN before login, which is everyone's)
         try (RawImapClient c = login(postern.address(), "alice")) {
             assertThat(exchange(c, "c1", "CAPABILITY").get(0)).contains(" MOVE", "THREAD=REFERENCES", "CONDSTORE");
         }
         assertThat(backendState("capuser")).contains("Archive=* 1 EXISTS");
+        assertThat(backendState("capuser")).as("the refused UID STORE never reached the backend").doesNotContain("\\Flagged");
     }
 }
