@@ -1,6 +1,7 @@
 package io.postern.policies;
 
 import java.net.InetAddress;
+import java.time.Instant;
 import java.util.Locale;
 import java.util.Set;
 
@@ -17,13 +18,22 @@ import java.util.Set;
  * @param tls whether the client connection is encrypted (implicit TLS, or after STARTTLS)
  * @param mechanism how the client logged in ({@code LOGIN}, {@code PLAIN}, {@code XOAUTH2} ...); {@code null} before login
  * @param backend the name of the backend the session is relayed to; {@code null} before one was chosen
+ * @param connectedAt when the client connected; may be {@code null}
+ * @param tlsProtocol the client connection's TLS protocol ({@code TLSv1.3}); {@code null} without TLS
+ * @param tlsCipher the client connection's cipher suite; {@code null} without TLS
  */
 public record SessionInfo(
         String sessionId, String user, Set<String> groups, String listener, InetAddress clientAddress, boolean tls,
-        String mechanism, String backend) {
+        String mechanism, String backend, Instant connectedAt, String tlsProtocol, String tlsCipher) {
 
     public SessionInfo {
         groups = Set.copyOf(groups);
+    }
+
+    /** Without the connection's time and TLS parameters. */
+    public SessionInfo(String sessionId, String user, Set<String> groups, String listener, InetAddress clientAddress, boolean tls,
+            String mechanism, String backend) {
+        this(sessionId, user, groups, listener, clientAddress, tls, mechanism, backend, null, null, null);
     }
 
     /** Without the login mechanism and the backend (tests, and policies that do not need them). */

@@ -10,24 +10,24 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The open audit file sinks of this process, one per file: policies made at start and at each
- * reload that name the same file share one sink (and one chain). A reload that changes a
- * file's settings closes its sink (everything accepted is written) and opens a new one, which
- * goes on with the chain; sessions holding the old policy write to the new sink through the
- * shared reference.
+ * The open audit sinks of this process, one per file and one per syslog receiver: policies made
+ * at start and at each reload that name the same file (or receiver) share one sink (and one
+ * chain). A reload that changes a sink's settings closes it (everything accepted is written)
+ * and opens a new one, which goes on with the chain (a file's; a syslog sink starts a new one);
+ * sessions holding the old policy write to the new sink through the shared reference.
  */
 public final class AuditSinks {
 
-    private static final Map<Path, AtomicReference<AuditFileSink>> SINKS = new ConcurrentHashMap<>();
+    private static final Map<String, AtomicReference<AuditSink>> SINKS = new ConcurrentHashMap<>();
 
     private AuditSinks() {}
 
     /** The sink for {@code settings.file()}, opened or reopened as needed. */
-    public static synchronized AtomicReference<AuditFileSink> open(AuditFileSink.Settings settings) throws IOException {
+    public static synchronized AtomicReference<AuditSink> open(AuditFileSink.Settings settings) throws IOException {
         Path key = settings.file().toAbsolutePath().normalize();
-        AtomicReference<AuditFileSink> ref = SINKS.computeIfAbsent(key, k -> new AtomicReference<>());
-        AuditFileSink current = ref.get();
-        if (current != null && !current.isClosed() && same(current.settings(), settings)) {
+        AtomicReference<AuditSink> ref = SINKS.computeIfAbsent("file:" + key, k -> new AtomicReference<>());
+        AuditSink current = ref.get();
+        if (current instanceof AuditFileSink f && !f.isClosed() && same(f.settings(), settings)) {
             return ref;
         }
         if (current != null) {
@@ -37,15 +37,29 @@ public final class AuditSinks {
         return ref;
     }
 
+    /** The sink for the receiver {@code settings.target()}, made or remade as needed. */
+    public static synchronized AtomicReference<AuditSink> open(AuditSyslogSink.Settings settings) throws IOException {
+        AtomicReference<AuditSink> ref = SINKS.computeIfAbsent(settings.target(), k -> new AtomicReference<>());
+        AuditSink current = ref.get();
+        if (current instanceof AuditSyslogSink s && !s.isClosed() && s.settings().same(settings)) {
+            return ref;
+        }
+        if (current != null) {
+            current.close();
+        }
+        ref.set(new AuditSyslogSink(settings));
+        return ref;
+    }
+
     /** Every sink open now (for metrics and the admin status). */
-    public static List<AuditFileSink> all() {
+    public static List<AuditSink> all() {
         return SINKS.values().stream().map(AtomicReference::get).filter(Objects::nonNull).filter(s -> !s.isClosed()).toList();
     }
 
-    /** Closes every sink, writing and forcing what each accepted (at shutdown). */
+    /** Closes every sink, writing what each accepted (at shutdown). */
     public static synchronized void closeAll() {
         SINKS.values().forEach(r -> {
-            AuditFileSink s = r.get();
+            AuditSink s = r.get();
             if (s != null) {
                 s.close();
             }

@@ -76,12 +76,67 @@ class AuditPolicyFactoryTest {
     }
 
     @Test
+    void syslogSettingsAreCheckedWithTheirKeyPaths() throws Exception {
+        Map<String, Object> noHost = base();
+        noHost.put("syslog", Map.of("port", 514));
+        assertThatThrownBy(() -> create(noHost)).hasMessageStartingWith("policies[0].audit.syslog.host: required");
+        Map<String, Object> port = base();
+        port.put("syslog", Map.of("host", "127.0.0.1", "port", 70000));
+        assertThatThrownBy(() -> create(port)).hasMessageStartingWith("policies[0].audit.syslog.port:");
+        Map<String, Object> caWithoutTls = base();
+        caWithoutTls.put("syslog", Map.of("host", "127.0.0.1", "ca", keyFile().toString()));
+        assertThatThrownBy(() -> create(caWithoutTls)).hasMessageStartingWith("policies[0].audit.syslog.ca: only with tls: true");
+        Map<String, Object> missingCa = base();
+        missingCa.put("syslog", Map.of("host", "127.0.0.1", "tls", true, "ca", dir.resolve("nope.pem").toString()));
+        assertThatThrownBy(() -> create(missingCa)).hasMessageStartingWith("policies[0].audit.syslog.ca: cannot be read");
+        Map<String, Object> facility = base();
+        facility.put("syslog", Map.of("host", "127.0.0.1", "facility", "finance"));
+        assertThatThrownBy(() -> create(facility)).hasMessageStartingWith("policies[0].audit.syslog.facility: \"finance\" is not a syslog facility");
+        Map<String, Object> app = base();
+        app.put("syslog", Map.of("host", "127.0.0.1", "app_name", "post ern"));
+        assertThatThrownBy(() -> create(app)).hasMessageStartingWith("policies[0].audit.syslog.app_name: \"post ern\"");
+        Map<String, Object> hostname = base();
+        hostname.put("syslog", Map.of("host", "127.0.0.1", "hostname", "x".repeat(256)));
+        assertThatThrownBy(() -> create(hostname)).hasMessageStartingWith("policies[0].audit.syslog.hostname:");
+        Map<String, Object> unknown = base();
+        unknown.put("syslog", Map.of("host", "127.0.0.1", "protocol", "udp"));
+        assertThatThrownBy(() -> create(unknown)).hasMessageContaining("policies[0].audit.syslog").hasMessageContaining("protocol");
+        Map<String, Object> neither = new HashMap<>();
+        neither.put("key_file", keyFile().toString());
+        assertThatThrownBy(() -> create(neither)).hasMessageStartingWith("policies[0].audit.file: required");
+    }
+
+    @Test
+    void aSyslogOnlyPolicyMakesOneSyslogSinkThatKeepsTryingAnAbsentReceiver() throws Exception {
+        Map<String, Object> m = new HashMap<>();
+        m.put("key_file", keyFile().toString());
+        m.put("when_full", "fail-closed");
+        try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            int port = closed.getLocalPort();
+            closed.close(); // nothing listens there now
+            m.put("syslog", Map.of("host", "127.0.0.1", "port", port, "facility", "local3", "hostname", "gw-1"));
+            Policy p = create(m);
+            assertThat(AuditSinks.all()).hasSize(1);
+            AuditSyslogSink sink = (AuditSyslogSink) AuditSinks.all().get(0);
+            assertThat(sink.target()).isEqualTo("syslog://127.0.0.1:" + port);
+            assertThat(sink.settings().facility()).isEqualTo(19);
+            assertThat(sink.settings().hostname()).isEqualTo("gw-1");
+            assertThat(sink.settings().appName()).isEqualTo("postern");
+            assertThat(sink.available()).isFalse();
+            assertThat(sink.state()).isEqualTo(AuditSink.State.FAILING);
+            SessionInfo s = new SessionInfo("9", "fin", Set.of(), "imap", InetAddress.getLoopbackAddress(), false, "LOGIN", "b");
+            assertThat(decide(p, s, "a1 SELECT INBOX")).isEqualTo(Decision.Kind.REJECT);
+            assertThat(sink.refusedCommands()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void failClosedRefusesCommandsWhileTheSinkIsFullAndCountsThem() throws Exception {
         Map<String, Object> m = base();
         m.put("when_full", "fail-closed");
         m.put("queue", 1);
         Policy p = create(m);
-        AuditFileSink sink = AuditSinks.all().get(0);
+        AuditFileSink sink = (AuditFileSink) AuditSinks.all().get(0);
         SessionInfo s = new SessionInfo("7", "fin", Set.of(), "imap", InetAddress.getLoopbackAddress(), false, "LOGIN", "b");
         assertThat(decide(p, s, "a1 SELECT INBOX")).isEqualTo(Decision.Kind.PROCEED);
         sink.pauseWriter();
@@ -102,14 +157,14 @@ class AuditPolicyFactoryTest {
     void aReloadWithTheSameSettingsKeepsTheSinkAndOtherSettingsGoOnWithTheChain() throws Exception {
         Map<String, Object> m = base();
         create(m);
-        AuditFileSink first = AuditSinks.all().get(0);
+        AuditFileSink first = (AuditFileSink) AuditSinks.all().get(0);
         create(m);
         assertThat(AuditSinks.all()).containsExactly(first);
         first.offer(AuditEvent.of("command", java.time.Instant.now()).put("tag", "a1"));
         m.put("fsync", "50ms");
         create(m);
         assertThat(first.isClosed()).isTrue();
-        AuditFileSink second = AuditSinks.all().get(0);
+        AuditFileSink second = (AuditFileSink) AuditSinks.all().get(0);
         assertThat(second).isNotSameAs(first);
         second.offer(AuditEvent.of("command", java.time.Instant.now()).put("tag", "a2"));
         AuditSinks.closeAll();

@@ -196,6 +196,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         this.client = ctx.channel();
         this.decoder = (ImapFrameDecoder) ctx.pipeline().get(HandlerNames.FRAME_DECODER);
         this.policies = new PolicyGate(policyRegistry, this, id, listener.name(), client.eventLoop());
+        this.policies.connection(since, null, null);
     }
 
     @Override
@@ -267,6 +268,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         SslHandler ssl = client.pipeline().get(SslHandler.class);
         java.security.cert.X509Certificate peer = ServerTlsContexts.peerCertificate(ssl.engine().getSession());
         clientCertificateSubject = peer == null ? null : peer.getSubjectX500Principal().getName();
+        policies.connection(since, ssl.engine().getSession().getProtocol(), ssl.engine().getSession().getCipherSuite());
         log.debug("[{}] TLS {} {}{}", id, ssl.engine().getSession().getProtocol(), ssl.engine().getSession().getCipherSuite(),
                 clientCertificateSubject == null ? "" : ", client certificate " + clientCertificateSubject);
         boolean implicit = state == State.HANDSHAKE;

@@ -104,6 +104,11 @@ final class PolicyGate {
     private boolean deciding;
     private boolean decidedNow;
 
+    // the client connection, for SessionInfo
+    private java.time.Instant connectedAt;
+    private String tlsProtocol;
+    private String tlsCipher;
+
     /** Whether the backend takes non-synchronizing literals (LITERAL+, or LITERAL- up to 4096 bytes). */
     private boolean backendLiteralPlus;
     private boolean backendLiteralMinus;
@@ -142,6 +147,13 @@ final class PolicyGate {
                 return () -> f.cancel(false);
             }
         };
+    }
+
+    /** When the client connected, and its TLS protocol and cipher ({@code null} without TLS), for the policies. */
+    void connection(java.time.Instant at, String protocol, String cipher) {
+        connectedAt = at;
+        tlsProtocol = protocol;
+        tlsCipher = cipher;
     }
 
     /** Whether a decision is awaited: nothing more of the client's is handled meanwhile. */
@@ -204,7 +216,8 @@ final class PolicyGate {
         backendLiteralPlus = Capabilities.has(backendCapabilities, "LITERAL+");
         backendLiteralMinus = Capabilities.has(backendCapabilities, "LITERAL-");
         PolicySet set = registry.current();
-        session = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls, mechanism, backend);
+        session = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls, mechanism, backend, connectedAt,
+                tlsProtocol, tlsCipher);
         chain = set.chainFor(session);
         if (!chain.isEmpty()) {
             log.debug("[{}] policies for {}: {}", sessionId, user, chain.names());
@@ -237,7 +250,8 @@ final class PolicyGate {
         if (set.isEmpty() || user == null) {
             return;
         }
-        SessionInfo attempt = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls, mechanism, backend);
+        SessionInfo attempt = new SessionInfo(sessionId, user, set.groupsOf(user), listener, client, tls, mechanism, backend,
+                connectedAt, tlsProtocol, tlsCipher);
         PolicyChain c = set.chainFor(attempt);
         if (c.hasLoginFailureListeners()) {
             try {

@@ -247,6 +247,7 @@ class AuditDovecotIT {
 
     private static io.postern.policies.audit.AuditFileSink sinkOf(Path file) {
         return io.postern.policies.audit.AuditSinks.all().stream()
+                .filter(x -> x instanceof io.postern.policies.audit.AuditFileSink).map(x -> (io.postern.policies.audit.AuditFileSink) x)
                 .filter(x -> x.settings().file().toAbsolutePath().equals(file.toAbsolutePath())).findFirst().orElseThrow();
     }
 
