@@ -38,6 +38,7 @@ public final class Policy {
     private final List<ContentPolicy> content;
     private final List<LoginFailureListener> loginFailure;
     private final List<KeyedUntaggedListener> untagged;
+    private final boolean deletedUids;
 
     /** An untagged listener with the keywords it asked for (upper case). */
     public record KeyedUntaggedListener(Set<String> keywords, UntaggedListener listener) {}
@@ -57,6 +58,7 @@ public final class Policy {
         this.content = List.copyOf(b.content);
         this.loginFailure = List.copyOf(b.loginFailure);
         this.untagged = List.copyOf(b.untagged);
+        this.deletedUids = b.deletedUids;
     }
 
     public static Builder builder(String name) {
@@ -108,6 +110,11 @@ public final class Policy {
         return untagged;
     }
 
+    /** Whether completions of {@code EXPUNGE} and {@code CLOSE} should carry the UIDs flagged deleted before them. */
+    public boolean wantsDeletedUids() {
+        return deletedUids;
+    }
+
     @Override
     public String toString() {
         return "Policy(" + name + ")";
@@ -127,6 +134,7 @@ public final class Policy {
         private final List<ContentPolicy> content = new ArrayList<>();
         private final List<LoginFailureListener> loginFailure = new ArrayList<>();
         private final List<KeyedUntaggedListener> untagged = new ArrayList<>();
+        private boolean deletedUids;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -178,6 +186,18 @@ public final class Policy {
         public Builder onUntagged(Set<String> keywords, UntaggedListener l) {
             Set<String> upper = Set.copyOf(keywords.stream().map(k -> k.toUpperCase(Locale.ROOT)).toList());
             untagged.add(new KeyedUntaggedListener(upper, Objects.requireNonNull(l)));
+            return this;
+        }
+
+        /**
+         * Asks Postern for the UIDs an {@code EXPUNGE} or {@code CLOSE} removes
+         * ({@link CommandCompletion#deletedUids}): before such a command, when no other command
+         * of the client's is running, Postern sends the backend {@code UID SEARCH DELETED} under
+         * a tag of its own and keeps the answer from the client. One more round trip per
+         * expunge; meant for auditing.
+         */
+        public Builder wantsDeletedUids() {
+            deletedUids = true;
             return this;
         }
 

@@ -238,6 +238,9 @@ public final class AuditPolicyFactory implements PolicyFactory {
             if (commands) {
                 b.onUntagged(Set.of("EXPUNGE", "VANISHED", "FETCH", "OK"),
                         (session, keyword, number, data) -> state(session).untagged(keyword, number, data));
+                if (audited("EXPUNGE") || audited("CLOSE")) {
+                    b.wantsDeletedUids();
+                }
             }
             if (commands || logins) {
                 b.onCompleted(this::completed);

@@ -18,8 +18,12 @@ import java.util.Map;
  * <p>Untagged responses are given to the oldest running command: with several commands in
  * flight at once (pipelining), IMAP does not say which one an {@code EXPUNGE} belongs to.
  * Expunged messages are recorded by sequence number ({@code expunged_seqs}), as the server sent
- * them; Postern does not keep a sequence-to-UID map. A UID set given in the command
- * ({@code UID EXPUNGE}, {@code UID MOVE}) and COPYUID's source UIDs name the messages by UID.
+ * them, and for {@code EXPUNGE} and {@code CLOSE} by UID ({@code expunged_uids}) from Postern's
+ * own {@code UID SEARCH DELETED} just before ({@link CommandCompletion#deletedUids}): when the
+ * number of EXPUNGE responses differs from the number of UIDs found (another session changed
+ * flags in between), the UIDs are recorded as {@code deleted_uids} instead. A UID set given in
+ * the command ({@code UID EXPUNGE}, {@code UID MOVE}), VANISHED and COPYUID's source UIDs name
+ * the messages by UID.
  */
 final class SessionState {
 
@@ -201,6 +205,7 @@ final class SessionState {
             if (r.vanished != null) {
                 e.put("vanished_uids", r.vanished);
             }
+            deletedUids(c, r, e);
             if (selecting) {
                 selected = "OK".equals(c.status()) ? r.mailbox : null;
             }
@@ -220,6 +225,21 @@ final class SessionState {
         if (c.byPostern()) {
             e.put("by_postern", true);
             e.put("policy", c.policy());
+        }
+    }
+
+    /** The UIDs an EXPUNGE or CLOSE removed, where Postern searched for them before it ran. */
+    private static void deletedUids(CommandCompletion c, Running r, AuditEvent e) {
+        List<String> uids = c.deletedUids();
+        if (uids == null || !"OK".equals(c.status())) {
+            return;
+        }
+        boolean close = c.command().equals("CLOSE");
+        int expunged = (r.expunged == null ? 0 : r.expunged.size());
+        if (close || (r.vanished == null && expunged == uids.size())) {
+            e.put("expunged_uids", uids);
+        } else {
+            e.put("deleted_uids", uids);
         }
     }
 

@@ -56,6 +56,7 @@ public final class PolicyChain {
     private final List<io.postern.policies.LoginFailureListener> loginFailure = new ArrayList<>();
     private final List<Policy.KeyedUntaggedListener> untagged = new ArrayList<>();
     private final Set<String> untaggedKeywords = new HashSet<>();
+    private final boolean deletedUids;
 
     public PolicyChain(List<Policy> policies) {
         this.policies = List.copyOf(policies);
@@ -76,6 +77,12 @@ public final class PolicyChain {
                 untaggedKeywords.addAll(u.keywords());
             });
         }
+        this.deletedUids = this.policies.stream().anyMatch(Policy::wantsDeletedUids);
+    }
+
+    /** Whether a policy wants {@link io.postern.policies.CommandCompletion#deletedUids} for EXPUNGE and CLOSE. */
+    public boolean wantsDeletedUids() {
+        return deletedUids;
     }
 
     public List<String> names() {

@@ -47,6 +47,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -173,6 +174,17 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     private Compression compression;
 
     private record Running(String name, long startNanos) {}
+
+    /** The tag of Postern's own {@code UID SEARCH DELETED} ahead of an EXPUNGE or CLOSE (see {@link #forward}). */
+    static final String DELETED_SEARCH_TAG = "postern6";
+    /** The most UIDs kept from that search. */
+    static final int MAX_DELETED_UIDS = 100_000;
+    /** The EXPUNGE or CLOSE the search was sent ahead of, until it completes; {@code null} when none. */
+    private String deletedSearchFor;
+    /** The search's answer is still to come: its lines are Postern's, not the client's. */
+    private boolean deletedSearchRunning;
+    /** The UIDs the search found ({@code null} when it failed). */
+    private List<String> deletedUids;
 
     public ClientSession(ListenerConfig listener, SessionServices services) {
         this.config = services.config();
@@ -1046,6 +1058,14 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     @Override
     public void forward(String tag, String name, ImapLine original, ByteBuf firstLine) {
+        if ((name.equals("EXPUNGE") || name.equals("CLOSE")) && original.last() && running.isEmpty() && idleTag == null
+                && deletedSearchFor == null && policies.wantsDeletedUids()) {
+            // Alone on the wire, so the backend's next SEARCH answer and the postern6 completion are this search's.
+            deletedSearchFor = tag;
+            deletedSearchRunning = true;
+            deletedUids = new ArrayList<>();
+            backend.write(Unpooled.copiedBuffer(DELETED_SEARCH_TAG + " UID SEARCH DELETED\r\n", StandardCharsets.US_ASCII));
+        }
         track(tag, name, original.last());
         if (firstLine != original.content()) {
             original.release();
@@ -1181,6 +1201,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             }
             return;
         }
+        if (deletedSearchRunning && frame instanceof ImapLine l && l.first() && l.last() && deletedSearchAnswer(l.content())) {
+            l.release(); // Postern's own search: not the client's, not counted as the client's traffic
+            return;
+        }
         policies.traffic(false, ((io.netty.buffer.ByteBufHolder) frame).content().readableBytes());
         if (policies.holdingResponse()) {
             boolean last = frame instanceof ImapLine l && l.last();
@@ -1241,8 +1265,14 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                         (System.nanoTime() - command.startNanos()) / 1000);
             }
             if (command != null) {
+                List<String> deleted = null;
+                if (head.tag().equals(deletedSearchFor)) {
+                    deleted = deletedUids;
+                    deletedSearchFor = null;
+                    deletedUids = null;
+                }
                 policies.completed(head.tag(), command.name(), head.keyword(), head.code(), codeText,
-                        System.nanoTime() - command.startNanos(), false, null);
+                        System.nanoTime() - command.startNanos(), false, null, deleted);
             }
             if (head.tag().equals(idleTag)) {
                 idleTag = null;
@@ -1260,6 +1290,53 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         } else if ("BYE".equals(head.keyword())) {
             backendSaidBye = true;
         }
+    }
+
+    /**
+     * Takes a line of the answer to Postern's {@code UID SEARCH DELETED}: {@code * SEARCH 4 7},
+     * {@code * ESEARCH (TAG "postern6") UID ALL 4,7} (IMAP4rev2), or its {@code postern6} completion.
+     * Returns {@code false} for any other line (unsolicited data that goes to the client).
+     */
+    private boolean deletedSearchAnswer(ByteBuf line) {
+        String text = line.toString(line.readerIndex(), CommandHead.textEnd(line) - line.readerIndex(), StandardCharsets.US_ASCII);
+        String upper = text.toUpperCase(java.util.Locale.ROOT);
+        if (upper.startsWith(DELETED_SEARCH_TAG.toUpperCase(java.util.Locale.ROOT) + " ")) {
+            deletedSearchRunning = false;
+            if (!upper.startsWith(DELETED_SEARCH_TAG.toUpperCase(java.util.Locale.ROOT) + " OK")) {
+                log.debug("[{}] the search for deleted messages failed: {}", id, text);
+                deletedUids = null;
+            }
+            return true;
+        }
+        String numbers;
+        if (upper.equals("* SEARCH") || upper.startsWith("* SEARCH ")) {
+            numbers = text.substring(8).trim().replace(' ', ',');
+        } else if (upper.startsWith("* ESEARCH (TAG \"" + DELETED_SEARCH_TAG.toUpperCase(java.util.Locale.ROOT) + "\")")) {
+            int all = upper.indexOf(" ALL ");
+            numbers = all < 0 ? "" : text.substring(all + 5).trim().split(" ")[0];
+        } else {
+            return false;
+        }
+        if (deletedUids != null) {
+            for (String range : numbers.split(",")) {
+                if (range.isEmpty()) {
+                    continue;
+                }
+                int colon = range.indexOf(':');
+                try {
+                    long from = Long.parseLong(colon < 0 ? range : range.substring(0, colon));
+                    long to = colon < 0 ? from : Long.parseLong(range.substring(colon + 1));
+                    for (long u = Math.min(from, to); u <= Math.max(from, to) && deletedUids.size() < MAX_DELETED_UIDS; u++) {
+                        deletedUids.add(Long.toString(u));
+                    }
+                } catch (NumberFormatException e) {
+                    log.debug("[{}] the search for deleted messages gave {}", id, text);
+                    deletedUids = null;
+                    break;
+                }
+            }
+        }
+        return true;
     }
 
     private ByteBuf rewriteCapabilities(ByteBuf line, ResponseHead head) {

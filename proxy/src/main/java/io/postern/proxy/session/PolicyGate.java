@@ -457,10 +457,21 @@ final class PolicyGate {
     /** A command's tagged completion; {@code codeText} is the whole response code, {@code policy} the one that answered. */
     void completed(String tag, String name, String status, String code, String codeText, long nanos, boolean byPostern,
             String policy) {
+        completed(tag, name, status, code, codeText, nanos, byPostern, policy, null);
+    }
+
+    /** As above, with the UIDs flagged deleted before an EXPUNGE or CLOSE ({@code null} when not asked). */
+    void completed(String tag, String name, String status, String code, String codeText, long nanos, boolean byPostern,
+            String policy, List<String> deletedUids) {
         if (chain.hasCompletionListeners()) {
             chain.completed(session, new CommandCompletion(tag, name, status, code, Duration.ofNanos(nanos), byPostern,
-                    codeText, policy));
+                    codeText, policy, deletedUids));
         }
+    }
+
+    /** Whether the session's policies want the UIDs an EXPUNGE or CLOSE removes. */
+    boolean wantsDeletedUids() {
+        return chain.wantsDeletedUids();
     }
 
     /** The longest part of an untagged response's first line handed to untagged listeners. */
