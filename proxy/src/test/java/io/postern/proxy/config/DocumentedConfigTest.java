@@ -78,7 +78,8 @@ class DocumentedConfigTest {
                 Map.entry("policies[].acl.rate_limit.", io.postern.policies.acl.AclPolicyFactory.RATE_KEYS),
                 Map.entry("policies[].capabilities.", io.postern.policies.capabilities.CapabilitiesPolicyFactory.KEYS),
                 Map.entry("policies[].audit.", io.postern.policies.audit.AuditPolicyFactory.KEYS),
-                Map.entry("policies[].audit.rotate.", io.postern.policies.audit.AuditPolicyFactory.ROTATE_KEYS));
+                Map.entry("policies[].audit.rotate.", io.postern.policies.audit.AuditPolicyFactory.ROTATE_KEYS),
+                Map.entry("policies[].audit.syslog.", io.postern.policies.audit.AuditPolicyFactory.SYSLOG_KEYS));
         Set<String> known = new TreeSet<>();
         sections.forEach((prefix, keys) -> keys.forEach(k -> known.add(prefix + k)));
         // a section (listeners, routing.normalize ...) is documented by the rows of its keys,
