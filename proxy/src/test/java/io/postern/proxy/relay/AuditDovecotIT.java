@@ -43,6 +43,8 @@ class AuditDovecotIT {
     private static final String WRONG_PASSWORD = "Wrong-pw-5519";
     private static final String FULL_PASSWORD = "Full-s3cret-4410";
     private static final String MESSAGE_BODY = "Quarterly-figures-body-8812";
+    private static final String ADMIN_TOKEN = "Admin-t0ken-30219-secret";
+    private static final String WRONG_ADMIN_TOKEN = "Wrong-admin-t0ken-7730";
 
     @TempDir
     static Path dir;
@@ -68,6 +70,7 @@ class AuditDovecotIT {
         log = dir.resolve("audit/audit.log");
         key = dir.resolve("audit.key");
         Files.writeString(key, "an-audit-key-for-the-dovecot-test\n");
+        Files.writeString(dir.resolve("admin.token"), ADMIN_TOKEN + "\n");
         Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         rootLevel = root.getLevel();
         root.setLevel(Level.DEBUG);
@@ -93,7 +96,10 @@ class AuditDovecotIT {
                     order: -100
                     match: { users: [drop] }
                     audit: { file: "%4$s", key_file: "%2$s", queue: 1, when_full: drop }
-                """.formatted(log, key, dir.resolve("audit/full.log"), dir.resolve("audit/drop.log")));
+                admin:
+                  bind: 127.0.0.1:0
+                  token_file: "%5$s"
+                """.formatted(log, key, dir.resolve("audit/full.log"), dir.resolve("audit/drop.log"), dir.resolve("admin.token")));
     }
 
     @AfterAll
@@ -328,6 +334,73 @@ class AuditDovecotIT {
         assertThat(lines.get(1)).contains("\"type\":\"gap\",\"dropped\":6");
         assertThat(AuditVerifier.verify(AuditChain.readKey(key), List.of(file)).finding())
                 .contains("drop.log:2:").contains("gap record: 6 event(s) were dropped");
+    }
+
+    /**
+     * Every secret of the test (passwords given by LOGIN, as a quoted string and as a literal, by
+     * AUTHENTICATE PLAIN with an initial response and as a continuation, the admin token, a wrong
+     * admin token) is looked for in every line of every audit log and in the whole debug log.
+     */
+    @Test
+    @Order(6)
+    void noSecretInAnyAuditLineOrInTheDebugLog() throws Exception {
+        String plainFin = Base64.getEncoder().encodeToString(("\0fin\0" + FIN_PASSWORD).getBytes(StandardCharsets.UTF_8));
+        String plainOther = Base64.getEncoder().encodeToString(("\0other\0" + OTHER_PASSWORD).getBytes(StandardCharsets.UTF_8));
+        String plainWrong = Base64.getEncoder().encodeToString(("\0fin\0" + WRONG_PASSWORD).getBytes(StandardCharsets.UTF_8));
+        try (RawImapClient c = new RawImapClient(postern.address())) {
+            assertThat(c.line()).startsWith("* OK");
+            c.send("p0 AUTHENTICATE PLAIN\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send(plainWrong + "\r\n");
+            assertThat(c.tagged("p0")).startsWith("p0 NO");
+            c.send("p1 AUTHENTICATE PLAIN\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send(plainFin + "\r\n");
+            assertThat(c.tagged("p1")).startsWith("p1 OK");
+            assertThat(exchange(c, "p2", "LOGOUT")).last().asString().startsWith("p2 OK");
+        }
+        try (RawImapClient c = new RawImapClient(postern.address())) {
+            assertThat(c.line()).startsWith("* OK");
+            c.send("q0 LOGIN {3}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send("fin {" + FIN_PASSWORD.length() + "}\r\n");
+            assertThat(c.line()).startsWith("+");
+            c.send(FIN_PASSWORD + "\r\n");
+            assertThat(c.tagged("q0")).startsWith("q0 OK");
+            assertThat(exchange(c, "q1", "LOGOUT")).last().asString().startsWith("q1 OK");
+        }
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.URI sessions = java.net.URI.create("http://127.0.0.1:" + postern.server().adminAddress().getPort() + "/sessions");
+        java.net.http.HttpResponse<String> ok = http.send(java.net.http.HttpRequest.newBuilder(sessions)
+                .header("Authorization", "Bearer " + ADMIN_TOKEN).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(ok.statusCode()).isEqualTo(200);
+        java.net.http.HttpResponse<String> refused = http.send(java.net.http.HttpRequest.newBuilder(sessions)
+                .header("Authorization", "Bearer " + WRONG_ADMIN_TOKEN).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(refused.statusCode()).isEqualTo(401);
+
+        List<Path> logs;
+        try (var files = Files.list(log.getParent())) {
+            logs = files.sorted().toList();
+        }
+        assertThat(logs.stream().map(p -> p.getFileName().toString())).contains("audit.log", "full.log", "drop.log");
+        for (int i = 0; i < 250 && !Files.readString(log, StandardCharsets.UTF_8).contains("\"mechanism\":\"PLAIN\",\"backend\""); i++) {
+            Thread.sleep(20);
+        }
+        List<String> lines = new ArrayList<>();
+        for (Path p : logs) {
+            lines.addAll(Files.readAllLines(p, StandardCharsets.UTF_8));
+        }
+        assertThat(lines).hasSizeGreaterThan(25);
+        assertThat(lines).anyMatch(l -> l.contains("\"type\":\"login_failed\"") && l.contains("\"mechanism\":\"PLAIN\""));
+        List<String> debug = debugLog.list.stream().map(e -> e.getLoggerName() + " " + e.getFormattedMessage()
+                + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage())).toList();
+        assertThat(debug).anyMatch(l -> l.startsWith("io.postern.proxy.session.")); // the session debug log was captured
+        List<String> secrets = List.of(FIN_PASSWORD, OTHER_PASSWORD, WRONG_PASSWORD, FULL_PASSWORD, plainFin, plainOther, plainWrong,
+                ADMIN_TOKEN, WRONG_ADMIN_TOKEN);
+        for (String secret : secrets) {
+            assertThat(lines).as("audit lines holding %s", secret).noneMatch(l -> l.contains(secret));
+            assertThat(debug).as("debug lines holding %s", secret).noneMatch(l -> l.contains(secret));
+        }
     }
 
     private String[] copyUid;
