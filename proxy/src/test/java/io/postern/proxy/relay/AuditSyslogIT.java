@@ -223,6 +223,72 @@ class AuditSyslogIT {
         }
     }
 
+    /** Sends {@code command}, returns the lines up to its tagged answer. */
+    private static List<String> exchange(java.io.BufferedReader in, java.io.OutputStream out, String tag, String command)
+            throws Exception {
+        out.write((tag + " " + command + "\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        List<String> lines = new ArrayList<>();
+        String line;
+        do {
+            line = in.readLine();
+            assertThat(line).as("an answer to " + tag).isNotNull();
+            lines.add(line);
+        } while (!line.startsWith(tag + " "));
+        return lines;
+    }
+
+    @Test
+    void aSessionThatTurnedOnStartTlsHasItsProtocolAndCipherInTheConnectRecord() throws Exception {
+        DovecotFixture.assumeAvailable();
+        Path key = dir.resolve("audit.key");
+        Files.write(key, KEY);
+        Path file = dir.resolve("tls-audit.log");
+        TestCertificates ca = TestCertificates.newCa(Files.createDirectories(dir.resolve("ca")));
+        TestCertificates.Issued cert = ca.server("mail.test", "127.0.0.1").issue();
+        try (DovecotFixture dovecot = DovecotFixture.builder().name("syslogtls").user("fin", PASSWORD).start();
+                io.postern.proxy.server.PosternServer postern = io.postern.proxy.server.PosternServer.start(
+                        io.postern.proxy.config.PosternConfig.parse("""
+                                listeners:
+                                  - {name: starttls, bind: "127.0.0.1:0", tls: starttls}
+                                tls:
+                                  certificates:
+                                    - {cert: "%s", key: "%s"}
+                                backends:
+                                  - {name: dovecot, address: "%s:%d"}
+                                routing: {strategy: static, default: dovecot}
+                                policies:
+                                  - name: audit
+                                    audit: { file: "%s", key_file: "%s", events: [login] }
+                                """.formatted(cert.cert(), cert.key(), dovecot.host(), dovecot.port(), file, key)));
+                java.net.Socket plain = new java.net.Socket(postern.address("starttls").getAddress(),
+                        postern.address("starttls").getPort())) {
+            java.io.BufferedReader in = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(plain.getInputStream(), StandardCharsets.US_ASCII));
+            assertThat(in.readLine()).startsWith("* OK");
+            assertThat(exchange(in, plain.getOutputStream(), "t0", "STARTTLS")).last().asString().startsWith("t0 OK");
+            javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) ca.jdkClientContext(null).getSocketFactory()
+                    .createSocket(plain, "mail.test", plain.getPort(), true);
+            tls.startHandshake();
+            in = new java.io.BufferedReader(new java.io.InputStreamReader(tls.getInputStream(), StandardCharsets.US_ASCII));
+            assertThat(exchange(in, tls.getOutputStream(), "l0", "LOGIN fin " + PASSWORD)).last().asString().startsWith("l0 OK");
+            assertThat(exchange(in, tls.getOutputStream(), "o1", "LOGOUT")).last().asString().startsWith("o1 OK");
+            List<String> lines = List.of();
+            for (int i = 0; i < 500 && lines.size() < 4; i++) {
+                Thread.sleep(20);
+                lines = Files.exists(file) ? Files.readAllLines(file, StandardCharsets.UTF_8) : List.of();
+            }
+            assertThat(lines).hasSize(4);
+            assertThat(lines.get(0)).contains("\"type\":\"connect\"").contains("\"tls\":true")
+                    .contains("\"tls_protocol\":\"" + tls.getSession().getProtocol() + "\"")
+                    .contains("\"tls_cipher\":\"" + tls.getSession().getCipherSuite() + "\"");
+            assertThat(lines.get(1)).contains("\"type\":\"login\"").contains("\"tls\":true");
+            assertThat(lines.get(2)).contains("\"type\":\"logout\"").contains("\"status\":\"OK\"");
+            assertThat(lines.get(3)).contains("\"type\":\"close\"").contains("\"reason\":\"logout\"");
+            tls.close();
+        }
+    }
+
     @Test
     void failClosedRefusesAuditedCommandsThroughPosternUntilTheReceiverReturns() throws Exception {
         DovecotFixture.assumeAvailable();
