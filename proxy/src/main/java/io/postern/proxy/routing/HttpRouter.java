@@ -42,8 +42,15 @@ public final class HttpRouter implements Router {
         this.config = config;
         this.backends = backends;
         this.http = HttpClient.newBuilder().connectTimeout(config.timeout()).build();
-        this.routes = Caffeine.newBuilder().expireAfterWrite(config.cacheTtl()).maximumSize(config.cacheSize()).build();
-        this.refusals = Caffeine.newBuilder().expireAfterWrite(config.negativeTtl()).maximumSize(config.cacheSize()).build();
+        this.routes = Caffeine.newBuilder().expireAfterWrite(config.cacheTtl()).maximumSize(config.cacheSize())
+                .recordStats().build();
+        this.refusals = Caffeine.newBuilder().expireAfterWrite(config.negativeTtl()).maximumSize(config.cacheSize())
+                .recordStats().build();
+    }
+
+    @Override
+    public java.util.Map<String, Cache<?, ?>> caches() {
+        return java.util.Map.of("routing.http.routes", routes, "routing.http.refusals", refusals);
     }
 
     /** Blocks for the lookup: for {@code postern.jar route} only, never on an event loop. */

@@ -144,6 +144,7 @@ public final class LdapRouter implements Router {
         executor.allowCoreThreadTimeOut(true);
         this.cache = Caffeine.newBuilder()
                 .maximumSize(config.cacheSize())
+                .recordStats()
                 .expireAfter(new Expiry<String, Answer>() {
                     @Override
                     public long expireAfterCreate(String key, Answer answer, long now) {
@@ -438,6 +439,11 @@ public final class LdapRouter implements Router {
         String text = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
         Throwable cause = e instanceof NamingException n && n.getRootCause() != null ? n.getRootCause() : e.getCause();
         return cause == null || text.contains(String.valueOf(cause.getMessage())) ? text : text + " (" + cause + ")";
+    }
+
+    @Override
+    public java.util.Map<String, com.github.benmanes.caffeine.cache.Cache<?, ?>> caches() {
+        return java.util.Map.of("routing.ldap", cache.synchronous());
     }
 
     @Override

@@ -70,6 +70,11 @@ public final class OverridingRouter implements Router {
     }
 
     @Override
+    public java.util.Map<String, com.github.benmanes.caffeine.cache.Cache<?, ?>> caches() {
+        return configured.caches();
+    }
+
+    @Override
     public void close() {
         configured.close();
     }

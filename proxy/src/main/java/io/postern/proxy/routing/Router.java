@@ -82,6 +82,14 @@ public interface Router extends AutoCloseable {
         return CompletableFuture.completedFuture(route(login.user()));
     }
 
+    /**
+     * The router's Caffeine caches by name, for Caffeine's meter binder ({@code cache.gets} hit
+     * and miss, size, evictions); built with {@code recordStats()}. Empty for routers without one.
+     */
+    default java.util.Map<String, com.github.benmanes.caffeine.cache.Cache<?, ?>> caches() {
+        return java.util.Map.of();
+    }
+
     /** Releases what the router holds (directory connections, threads); the server calls it once at shutdown. */
     @Override
     default void close() {}

@@ -35,6 +35,11 @@ public final class StaticRouter implements Router {
     }
 
     @Override
+    public java.util.Map<String, com.github.benmanes.caffeine.cache.Cache<?, ?>> caches() {
+        return next.caches();
+    }
+
+    @Override
     public void close() {
         next.close();
     }

@@ -43,7 +43,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
                 .filter(l -> l.name().equals(bound.name()) && l.bind().equals(bound.bind()))
                 .findFirst().orElse(bound);
         ChannelPipeline p = ch.pipeline();
-        TrafficCounter traffic = new TrafficCounter();
+        TrafficCounter traffic = new TrafficCounter(services.metrics().clientCommandBytes(), services.metrics().clientResponseBytes());
         p.addLast(HandlerNames.TRAFFIC, traffic);
         addProxyProtocol(p, listener);
         addTls(p, listener, services);

@@ -4,6 +4,8 @@ package io.postern.proxy.server;
 public final class HandlerNames {
 
     public static final String TRAFFIC = "traffic";
+    /** First in a backend pipeline: counts its bytes for the metrics. */
+    public static final String BYTES = "bytes";
     public static final String IDLE_TIMEOUT = "idle-timeout";
     public static final String TLS = "tls";
     public static final String PROXY_PROTOCOL_DECODER = "proxy-protocol-decoder";

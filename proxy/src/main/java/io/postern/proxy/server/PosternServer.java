@@ -21,6 +21,8 @@ import io.postern.proxy.admin.AdminServer;
 import io.postern.proxy.config.ConfigException;
 import io.postern.proxy.routing.OverridingRouter;
 import io.postern.proxy.session.DenialLog;
+import io.postern.proxy.metrics.PosternMeter;
+import io.postern.proxy.metrics.PosternMetrics;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -63,6 +65,8 @@ public final class PosternServer implements AutoCloseable {
     private volatile boolean shuttingDown;
     private AdminServer admin;
     private final PolicyRegistry policies;
+    /** The meters: one registry per server, kept across reloads. */
+    private final PosternMetrics metrics = new PosternMetrics();
 
     private PosternServer(PosternConfig config, TlsRuntime tls, Transport transport, int workerThreads) {
         this.config = config;
@@ -120,7 +124,8 @@ public final class PosternServer implements AutoCloseable {
                 config.limits().maxConnectionsPerAddress(), config.limits().maxConnections());
         LoginThrottle throttle = new LoginThrottle(
                 config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
-        services = new SessionServices(config, router, transport, tls, throttle, pool, limits, denials, policies);
+        services = new SessionServices(config, router, transport, tls, throttle, pool, limits, denials, policies, metrics);
+        bindMeters(config);
         for (ListenerConfig listener : config.listeners()) {
             ServerBootstrap b = new ServerBootstrap()
                     .group(acceptGroup, workerGroup)
@@ -139,7 +144,51 @@ public final class PosternServer implements AutoCloseable {
         }
         if (config.admin() != null) {
             admin = AdminServer.start(this, config.admin(), transport);
+            admin.addEndpoint("/metrics", request -> {
+                PosternMetrics.Scrape scrape = metrics.scrape(request.headers().get("Accept"));
+                return new AdminServer.Reply(200, scrape.contentType(), scrape.body());
+            });
         }
+    }
+
+    /**
+     * The gauges of the configuration's backends and certificates, and the router's caches; at
+     * start and after each reload (meters already there stay, with their counts).
+     */
+    private void bindMeters(PosternConfig c) {
+        for (String backend : c.backends().keySet()) {
+            metrics.gauge(PosternMeter.BACKEND_UP, () -> pool.has(backend) && pool.isUp(backend) ? 1 : 0, backend);
+            metrics.gauge(PosternMeter.BACKEND_SESSIONS, () -> pool.has(backend) ? pool.sessions(backend) : 0, backend);
+        }
+        for (ListenerConfig listener : c.listeners()) {
+            if (!listener.usesTls() || c.tls() == null) {
+                continue;
+            }
+            for (int i = 0; i < c.tls().certificates().size(); i++) {
+                int index = i;
+                String name = c.tls().certificates().get(i).cert().getFileName().toString();
+                metrics.gauge(PosternMeter.CERTIFICATE_EXPIRY, () -> daysLeft(listener.name(), index), listener.name(), name);
+            }
+        }
+        metrics.bindCaches(router.caches());
+    }
+
+    /** Days until the {@code index}th certificate of a listener expires, as loaded now; NaN when there is none. */
+    private double daysLeft(String listener, int index) {
+        try {
+            var pairs = tls.forListener(listener).keyPairs();
+            if (index >= pairs.size()) {
+                return Double.NaN;
+            }
+            return java.time.Duration.between(java.time.Instant.now(), pairs.get(index).notAfter()).toSeconds() / 86400.0;
+        } catch (IllegalArgumentException e) { // the listener has no TLS any more
+            return Double.NaN;
+        }
+    }
+
+    /** The meters of this server (the registry {@code /metrics} shows). */
+    public PosternMetrics metrics() {
+        return metrics;
     }
 
 
@@ -344,6 +393,7 @@ public final class PosternServer implements AutoCloseable {
         try {
             checked = ConfigFile.check(file);
         } catch (ConfigException | TlsConfigException e) {
+            metrics.reloaded(false);
             log.error("reload of {} refused, the running configuration stays: {}", file, e.getMessage());
             throw new ReloadRefused(ConfigFile.problem(e));
         }
@@ -363,13 +413,15 @@ public final class PosternServer implements AutoCloseable {
         Router previousRouter = router;
         router = new OverridingRouter(Routers.of(next), overrides, next.backends()::containsKey);
         services = new SessionServices(next, router, transport, checked.tls(), old.throttle(), pool,
-                old.limits(), denials, policies);
+                old.limits(), denials, policies, metrics);
         policies.replace(next.policies()); // new chains for logins from now on; logged-in sessions keep theirs
         TlsRuntime previousTls = tls;
         tls = checked.tls();
         config = next;
         previousTls.close(); // stops its polling; sessions that use its contexts keep them
         previousRouter.close(); // a lookup still running on it (LDAP) fails: that login gets NO [UNAVAILABLE]
+        bindMeters(next);
+        metrics.reloaded(true);
         String summary = "reloaded " + file + ": " + next.listeners().size() + " listener(s), " + next.backends().size()
                 + " backend(s), routing " + next.routing().strategy()
                 + (notes.isEmpty() ? "" : "; " + String.join("; ", notes));
@@ -427,5 +479,6 @@ public final class PosternServer implements AutoCloseable {
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         router.close();
         io.postern.policies.audit.AuditSinks.closeAll(); // what the audit sinks accepted is written and forced
+        metrics.close();
     }
 }

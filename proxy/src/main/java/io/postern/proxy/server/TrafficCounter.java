@@ -1,10 +1,10 @@
 package io.postern.proxy.server;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufHolder;
+import io.micrometer.core.instrument.Counter;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.postern.proxy.metrics.ByteMeter;
 
 /**
  * First in a client pipeline: counts the bytes the client sent and was sent, as they are on the
@@ -13,26 +13,27 @@ import io.netty.channel.ChannelPromise;
  */
 final class TrafficCounter extends ChannelDuplexHandler {
 
+    private final Counter commandBytes;
+    private final Counter responseBytes;
     private long in;
     private long out;
 
+    /** Adds to the server-wide byte counters too ({@code postern.bytes}, {@code side=client}). */
+    TrafficCounter(Counter commandBytes, Counter responseBytes) {
+        this.commandBytes = commandBytes;
+        this.responseBytes = responseBytes;
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        in += size(msg);
+        in += ByteMeter.count(commandBytes, msg);
         ctx.fireChannelRead(msg);
     }
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        out += size(msg);
+        out += ByteMeter.count(responseBytes, msg);
         ctx.write(msg, promise);
-    }
-
-    private static long size(Object msg) {
-        if (msg instanceof ByteBuf b) {
-            return b.readableBytes();
-        }
-        return msg instanceof ByteBufHolder h ? h.content().readableBytes() : 0;
     }
 
     long in() {

@@ -32,6 +32,8 @@ import io.postern.proxy.compress.Compression;
 import io.postern.proxy.config.BackendConfig;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.metrics.ListenerMeters;
+import io.postern.proxy.metrics.PosternMetrics;
 import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.server.HandlerNames;
@@ -173,7 +175,19 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     /** COMPRESS=DEFLATE on the client connection, once the client asked for it. */
     private Compression compression;
 
-    private record Running(String name, long startNanos) {}
+    /** @param arrivedNanos when its first line arrived; @param startNanos when it went to the backend */
+    private record Running(String name, long arrivedNanos, long startNanos) {}
+
+    private final PosternMetrics metrics;
+    private final ListenerMeters meters;
+    /** How the connection ended, once known; counted when it closes. */
+    private PosternMetrics.SessionOutcome outcome;
+    /** The connection counts in {@code postern.sessions.active}. */
+    private boolean metered;
+    /** The login being answered was refused by a policy (the {@code denied} result). */
+    private boolean loginDenied;
+    /** When the first line of the latest command arrived (for the {@code postern} stage of its latency). */
+    private long commandArrived;
 
     /** The tag of Postern's own {@code UID SEARCH DELETED} ahead of an EXPUNGE or CLOSE (see {@link #forward}). */
     static final String DELETED_SEARCH_TAG = "postern6";
@@ -197,6 +211,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         this.limits = services.limits();
         this.denials = services.denials();
         this.policyRegistry = services.policies();
+        this.metrics = services.metrics();
+        this.meters = metrics.listener(listener.name());
         this.id = Long.toHexString(SESSION_IDS.incrementAndGet());
     }
 
@@ -207,7 +223,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         this.ctx = ctx;
         this.client = ctx.channel();
         this.decoder = (ImapFrameDecoder) ctx.pipeline().get(HandlerNames.FRAME_DECODER);
-        this.policies = new PolicyGate(policyRegistry, this, id, listener.name(), client.eventLoop());
+        this.policies = new PolicyGate(policyRegistry, this, id, listener.name(), client.eventLoop(), metrics, meters);
         this.policies.connection(since, null, null);
     }
 
@@ -220,6 +236,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         String refusal = limits.takeConnection(peer);
         if (refusal != null) {
             log.warn("[{}] connection from {} refused: {}", id, client.remoteAddress(), refusal);
+            meters.refused(refusal.endsWith("address") ? PosternMetrics.Limit.MAX_CONNECTIONS_PER_ADDRESS
+                    : PosternMetrics.Limit.MAX_CONNECTIONS);
             state = State.CLOSED;
             client.writeAndFlush(Unpooled.copiedBuffer("* BYE [LIMIT] " + capitalised(refusal) + ".\r\n",
                     StandardCharsets.US_ASCII)).addListener(ChannelFutureListener.CLOSE);
@@ -227,6 +245,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
         connectionCounted = true;
         connectionSlot = peer;
+        metered = true;
+        meters.opened();
         // A deadline, not an idle timer: a client that trickles a byte a second is still out at the end.
         preAuthDeadline = client.eventLoop().schedule(() -> {
             preAuthDeadline = null;
@@ -271,6 +291,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
         if (!event.isSuccess()) {
             log.debug("[{}] TLS handshake failed: {}", id, event.cause().toString());
+            ended(PosternMetrics.SessionOutcome.TLS_FAILED);
             state = State.CLOSED;
             releaseSessionState();
             client.close();
@@ -330,6 +351,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof SslHandshakeCompletionEvent handshake) {
+            metrics.tlsHandshake(true, handshake.isSuccess(), handshake.isSuccess() ? protocolOf(client) : null);
             handshakeDone(handshake);
             return;
         }
@@ -344,6 +366,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         log.debug("[{}] client closed in state {}", id, state);
+        ended(loggingOut ? PosternMetrics.SessionOutcome.LOGOUT : PosternMetrics.SessionOutcome.CLIENT_CLOSED);
+        if (metered) {
+            metered = false;
+            meters.closed(outcome);
+        }
         state = State.CLOSED;
         releaseSessionState();
         policies.closed(loggingOut ? io.postern.policies.CloseReason.LOGOUT : io.postern.policies.CloseReason.CLIENT_CLOSED);
@@ -363,6 +390,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         if (root instanceof SSLException) {
             // a client that cannot complete TLS: nothing can be said to it in the clear
             log.debug("[{}] TLS failed with {}: {}", id, client.remoteAddress(), root.getMessage());
+            ended(PosternMetrics.SessionOutcome.TLS_FAILED);
             state = State.CLOSED;
             releaseSessionState();
             client.close();
@@ -489,6 +517,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                     args.end();
                     write("* BYE Logging out");
                     ok(tag, "Logout completed.");
+                    ended(PosternMetrics.SessionOutcome.LOGOUT);
                     close();
                 }
                 case "ID" -> {
@@ -699,6 +728,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             log.warn("[{}] login of {} refused: {}", id, credentials.user(),
                     selection.refused() ? selection.reason() : "backend " + selection.backend() + " is at max_sessions");
             no(tag, "[UNAVAILABLE] Backend unavailable, try again later.");
+            meters.login(credentials.mechanism(), PosternMetrics.LoginResult.UNAVAILABLE);
+            if (!selection.refused()) {
+                metrics.limitRefused(PosternMetrics.Limit.BACKEND_MAX_SESSIONS);
+            }
             denials.record(credentials.user(), clientAddressText(), "backend unavailable: "
                     + (selection.refused() ? selection.reason() : selection.backend() + " at max_sessions"));
             return;
@@ -707,6 +740,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             pool.release(selection.backend());
             log.warn("[{}] login of {} refused: max_sessions_per_user reached", id, credentials.user());
             no(tag, "[LIMIT] Too many sessions for this user.");
+            meters.login(credentials.mechanism(), PosternMetrics.LoginResult.LIMITED);
+            metrics.limitRefused(PosternMetrics.Limit.MAX_SESSIONS_PER_USER);
             denials.record(credentials.user(), clientAddressText(), "max_sessions_per_user");
             return;
         }
@@ -729,6 +764,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(HandlerNames.BYTES, metrics.backendBytes());
                         if (!target.proxyProtocol().equals("none")) {
                             ch.pipeline().addLast(HandlerNames.PROXY_PROTOCOL, new ChannelInboundHandlerAdapter() {
                                 @Override
@@ -750,6 +786,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                                 .addLast(HandlerNames.BACKEND_HANDLER, new BackendHandler(ClientSession.this));
                     }
                 });
+        long connectStart = System.nanoTime();
         ChannelFuture connect = b.connect(target.address().toUnresolved());
         Channel ch = connect.channel();
         backend = ch;
@@ -761,6 +798,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                 () -> backendUnavailable("no login answer within " + target.loginTimeout().toMillis() + " ms"),
                 target.loginTimeout().toMillis(), TimeUnit.MILLISECONDS);
         connect.addListener((ChannelFutureListener) f -> {
+            metrics.backendConnect(target.name(), System.nanoTime() - connectStart, f.isSuccess());
             if (!f.isSuccess()) {
                 pool.connectFailed(target.name(), f.cause().getMessage());
                 if (backend == f.channel()) {
@@ -793,6 +831,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     }
 
     void onBackendHandshake(Channel channel, SslHandshakeCompletionEvent event) {
+        metrics.tlsHandshake(false, event.isSuccess(), event.isSuccess() ? protocolOf(channel) : null);
         if (channel != backend || state != State.LOGGING_IN || login == null) {
             return;
         }
@@ -825,9 +864,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         dead.close();
         if (refusal.decision().kind() == io.postern.policies.Decision.Kind.DISCONNECT) {
             denials.record(user, clientAddressText(), "policy " + refusal.policy() + ": login: BYE " + refusal.decision().text());
+            meters.login(loginMechanism, PosternMetrics.LoginResult.DENIED);
             closeWithBye(refusal.decision().text());
             return;
         }
+        loginDenied = true;
         answerLoginFailure(refusal.decision().answerText(), true);
     }
 
@@ -840,6 +881,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         long idle = config.timeouts().idle().toMillis();
         cancelPreAuthDeadline();
         throttle.success(clientAddress(), user);
+        meters.login(loginMechanism, PosternMetrics.LoginResult.OK);
         ctx.pipeline().addFirst(HandlerNames.IDLE_TIMEOUT, new IdleStateHandler(true, 0, 0, idle, TimeUnit.MILLISECONDS));
         log.info("[{}] {} logged in from {} to {}", id, user, clientSocketAddress(), backendName);
         write(loginTag + " OK [CAPABILITY " + Capabilities.join(afterLoginCapabilities(backendCapabilities))
@@ -915,11 +957,15 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
         releaseUserSlot();
         state = State.NOT_AUTHENTICATED;
+        meters.login(loginMechanism, loginDenied ? PosternMetrics.LoginResult.DENIED
+                : answer.startsWith("[UNAVAILABLE]") ? PosternMetrics.LoginResult.UNAVAILABLE : PosternMetrics.LoginResult.FAILED);
+        loginDenied = false;
         policies.loginFailed(user, loginMechanism, backendName, clientAddress(), tlsActive, answer);
         no(loginTag, answer);
         denials.record(user, clientAddressText(), answer);
         loginTag = null;
         if (countsAsFailure && ++loginFailures >= config.limits().maxLoginFailures()) {
+            metrics.limitRefused(PosternMetrics.Limit.MAX_LOGIN_FAILURES);
             closeWithBye("Too many invalid authentication attempts.");
             return;
         }
@@ -1004,6 +1050,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         if (idleTag != null && line.last() && isDone(line)) {
             return true; // DONE ends IDLE: continuation data, not a command
         }
+        commandArrived = System.nanoTime();
         CommandHead head;
         try {
             head = CommandHead.parse(line.content());
@@ -1040,7 +1087,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     }
 
     private void track(String tag, String name, boolean wholeLine) {
-        running.put(tag, new Running(name, System.nanoTime()));
+        running.put(tag, new Running(name, commandArrived, System.nanoTime()));
         if (name.equals("IDLE")) {
             idleTag = tag;
         } else if (name.equals("LOGOUT") && wholeLine) {
@@ -1260,11 +1307,14 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
         if (head.isTagged()) {
             Running command = running.remove(head.tag());
-            if (command != null && log.isDebugEnabled()) {
-                log.debug("[{}] {} {} {} in {} us", id, head.tag(), command.name(), head.keyword(),
-                        (System.nanoTime() - command.startNanos()) / 1000);
-            }
             if (command != null) {
+                long now = System.nanoTime();
+                if (log.isDebugEnabled()) {
+                    log.debug("[{}] {} {} {} in {} us", id, head.tag(), command.name(), head.keyword(),
+                            (now - command.startNanos()) / 1000);
+                }
+                meters.commandCompleted(command.name(), head.keyword(), command.startNanos() - command.arrivedNanos(),
+                        now - command.startNanos());
                 List<String> deleted = null;
                 if (head.tag().equals(deletedSearchFor)) {
                     deleted = deletedUids;
@@ -1272,7 +1322,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                     deletedUids = null;
                 }
                 policies.completed(head.tag(), command.name(), head.keyword(), head.code(), codeText,
-                        System.nanoTime() - command.startNanos(), false, null, deleted);
+                        now - command.startNanos(), false, null, deleted);
             }
             if (head.tag().equals(idleTag)) {
                 idleTag = null;
@@ -1390,6 +1440,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             backendUnavailable("connection closed during login");
         } else if (state == State.RELAY) {
             log.debug("[{}] backend {} closed the connection", id, backendName);
+            ended(loggingOut ? PosternMetrics.SessionOutcome.LOGOUT : PosternMetrics.SessionOutcome.BACKEND_CLOSED);
             if (backendSaidBye) {
                 close();
             } else {
@@ -1413,6 +1464,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         if (state == State.LOGGING_IN) {
             backendUnavailable(innermostMessage(cause));
         } else {
+            ended(loggingOut ? PosternMetrics.SessionOutcome.LOGOUT : PosternMetrics.SessionOutcome.BACKEND_CLOSED);
             closeWithBye("Backend connection lost.");
         }
     }
@@ -1524,6 +1576,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     }
 
     private void close() {
+        ended(loggingOut ? PosternMetrics.SessionOutcome.LOGOUT
+                : backendSaidBye ? PosternMetrics.SessionOutcome.BACKEND_CLOSED : PosternMetrics.SessionOutcome.POSTERN_CLOSED);
         state = State.CLOSED;
         releaseSessionState();
         policies.closed(loggingOut ? io.postern.policies.CloseReason.LOGOUT
@@ -1536,6 +1590,19 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         if (backend != null) {
             backend.close();
         }
+    }
+
+    /** Notes how the connection ends, unless that is known already; counted when it closes. */
+    private void ended(PosternMetrics.SessionOutcome how) {
+        if (outcome == null) {
+            outcome = how;
+        }
+    }
+
+    /** The TLS protocol a channel's handshake agreed on, or {@code null}. */
+    private static String protocolOf(Channel channel) {
+        SslHandler ssl = channel.pipeline().get(SslHandler.class);
+        return ssl == null ? null : ssl.engine().getSession().getProtocol();
     }
 
     private void releaseUserSlot() {

@@ -19,6 +19,8 @@ import io.postern.policies.engine.Outcome;
 import io.postern.policies.engine.PolicyChain;
 import io.postern.policies.engine.PolicySet;
 import io.postern.policies.engine.SessionThread;
+import io.postern.proxy.metrics.ListenerMeters;
+import io.postern.proxy.metrics.PosternMetrics;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -92,6 +94,8 @@ final class PolicyGate {
     private final String sessionId;
     private final String listener;
     private final SessionThread thread;
+    private final PosternMetrics metrics;
+    private final ListenerMeters meters;
 
     /** The logged-in session's policies; empty before login. */
     private PolicyChain chain = PolicyChain.EMPTY;
@@ -126,7 +130,10 @@ final class PolicyGate {
     private ResponseHead heldHead;
     private boolean discardingResponse;
 
-    PolicyGate(PolicyRegistry registry, Host host, String sessionId, String listener, EventLoop loop) {
+    PolicyGate(PolicyRegistry registry, Host host, String sessionId, String listener, EventLoop loop,
+            PosternMetrics metrics, ListenerMeters meters) {
+        this.metrics = metrics;
+        this.meters = meters;
         this.registry = registry;
         this.host = host;
         this.sessionId = sessionId;
@@ -231,6 +238,7 @@ final class PolicyGate {
         pending = true;
         chain.login(session, thread, outcome -> {
             pending = false;
+            verdict(outcome, PosternMetrics.PolicyStage.LOGIN);
             if (outcome.decision().kind() == Decision.Kind.PROCEED) {
                 admitted.run();
             } else {
@@ -400,6 +408,7 @@ final class PolicyGate {
     }
 
     private void carryOut(Outcome o, CommandHead head, ImapLine line, long start, byte[] gatheredWire) {
+        verdict(o, PosternMetrics.PolicyStage.COMMAND);
         Decision d = o.decision();
         switch (d.kind()) {
             case PROCEED -> {
@@ -427,7 +436,9 @@ final class PolicyGate {
                 String status = d.kind() == Decision.Kind.ANSWER ? "OK" : d.status().name();
                 host.reply(head.tag() + " " + status + " " + d.answerText());
                 host.refuseRest(line);
-                completed(head.tag(), head.name(), status, d.code(), null, System.nanoTime() - start, true, o.policy());
+                long took = System.nanoTime() - start;
+                meters.commandCompleted(head.name(), status, took, -1);
+                completed(head.tag(), head.name(), status, d.code(), null, took, true, o.policy());
             }
             case DISCONNECT -> {
                 report(o);
@@ -444,6 +455,17 @@ final class PolicyGate {
         int end = CommandHead.textEnd(c);
         return head.argumentsIndex() >= end ? "" : c.toString(head.argumentsIndex(), end - head.argumentsIndex(),
                 java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** Counts an outcome in {@code postern.policy.verdicts}. */
+    private void verdict(Outcome o, PosternMetrics.PolicyStage stage) {
+        PosternMetrics.Verdict v = o.error() != null ? PosternMetrics.Verdict.ERROR : switch (o.decision().kind()) {
+            case PROCEED -> PosternMetrics.Verdict.ALLOW;
+            case ANSWER -> PosternMetrics.Verdict.ANSWER;
+            case DISCONNECT -> PosternMetrics.Verdict.DISCONNECT;
+            default -> PosternMetrics.Verdict.REJECT;
+        };
+        metrics.policyVerdict(o.policy() == null ? PosternMetrics.WHOLE_CHAIN : o.policy(), stage, v);
     }
 
     private void report(Outcome o) {

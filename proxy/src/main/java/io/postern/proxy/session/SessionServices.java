@@ -1,6 +1,7 @@
 package io.postern.proxy.session;
 
 import io.postern.proxy.config.PosternConfig;
+import io.postern.proxy.metrics.PosternMetrics;
 import io.postern.proxy.routing.BackendPool;
 import io.postern.proxy.routing.Router;
 import io.postern.proxy.server.TlsRuntime;
@@ -11,6 +12,7 @@ import io.postern.proxy.server.Transport;
  * from it. Each part is thread-safe, since sessions on every event loop use them.
  *
  * @param denials where refused logins are noted for the status page
+ * @param metrics the server's meters (kept across reloads)
  */
 public record SessionServices(
         PosternConfig config,
@@ -21,4 +23,5 @@ public record SessionServices(
         BackendPool pool,
         SessionLimits limits,
         DenialLog denials,
-        PolicyRegistry policies) {}
+        PolicyRegistry policies,
+        PosternMetrics metrics) {}
