@@ -111,23 +111,61 @@ class AuditPolicyFactoryTest {
         Map<String, Object> m = new HashMap<>();
         m.put("key_file", keyFile().toString());
         m.put("when_full", "fail-closed");
+        int port;
         try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            int port = closed.getLocalPort();
-            closed.close(); // nothing listens there now
-            m.put("syslog", Map.of("host", "127.0.0.1", "port", port, "facility", "local3", "hostname", "gw-1"));
-            Policy p = create(m);
-            assertThat(AuditSinks.all()).hasSize(1);
-            AuditSyslogSink sink = (AuditSyslogSink) AuditSinks.all().get(0);
-            assertThat(sink.target()).isEqualTo("syslog://127.0.0.1:" + port);
-            assertThat(sink.settings().facility()).isEqualTo(19);
-            assertThat(sink.settings().hostname()).isEqualTo("gw-1");
-            assertThat(sink.settings().appName()).isEqualTo("postern");
-            assertThat(sink.available()).isFalse();
-            assertThat(sink.state()).isEqualTo(AuditSink.State.FAILING);
-            SessionInfo s = new SessionInfo("9", "fin", Set.of(), "imap", InetAddress.getLoopbackAddress(), false, "LOGIN", "b");
-            assertThat(decide(p, s, "a1 SELECT INBOX")).isEqualTo(Decision.Kind.REJECT);
-            assertThat(sink.refusedCommands()).isEqualTo(1);
-        }
+            port = closed.getLocalPort();
+        } // nothing listens there now
+        m.put("syslog", Map.of("host", "127.0.0.1", "port", port, "facility", "local3", "hostname", "gw-1"));
+        Policy p = create(m);
+        assertThat(AuditSinks.all()).hasSize(1);
+        AuditSyslogSink sink = (AuditSyslogSink) AuditSinks.all().get(0);
+        assertThat(sink.target()).isEqualTo("syslog://127.0.0.1:" + port);
+        assertThat(sink.settings().facility()).isEqualTo(19);
+        assertThat(sink.settings().hostname()).isEqualTo("gw-1");
+        assertThat(sink.settings().appName()).isEqualTo("postern");
+        assertThat(sink.available()).isFalse();
+        assertThat(sink.state()).isEqualTo(AuditSink.State.FAILING);
+        SessionInfo s = new SessionInfo("9", "fin", Set.of(), "imap", InetAddress.getLoopbackAddress(), false, "LOGIN", "b");
+        assertThat(decide(p, s, "a1 SELECT INBOX")).isEqualTo(Decision.Kind.REJECT);
+        assertThat(sink.refusedCommands()).isEqualTo(1);
+    }
+
+    @Test
+    void expungedUidsAreRecordedOnlyWhenTheCountsAgree() throws Exception {
+        Policy p = create(base());
+        assertThat(p.wantsDeletedUids()).isTrue();
+        SessionInfo s = new SessionInfo("8", "fin", Set.of(), "imap", InetAddress.getLoopbackAddress(), false, "LOGIN", "b");
+        var untagged = p.untaggedListeners().get(0).listener();
+        var done = p.completionListeners().get(0);
+        assertThat(decide(p, s, "e1 EXPUNGE")).isEqualTo(Decision.Kind.PROCEED);
+        untagged.onUntagged(s, "EXPUNGE", 3, "");
+        untagged.onUntagged(s, "EXPUNGE", 3, "");
+        done.onCompleted(s, new CommandCompletion("e1", "EXPUNGE", "OK", null, Duration.ofMillis(1), false, null, null,
+                List.of("4", "7")));
+        assertThat(decide(p, s, "e2 EXPUNGE")).isEqualTo(Decision.Kind.PROCEED);
+        untagged.onUntagged(s, "EXPUNGE", 1, ""); // another session flagged one more, or cleared one: the counts differ
+        done.onCompleted(s, new CommandCompletion("e2", "EXPUNGE", "OK", null, Duration.ofMillis(1), false, null, null,
+                List.of("9", "12")));
+        assertThat(decide(p, s, "c1 CLOSE")).isEqualTo(Decision.Kind.PROCEED);
+        done.onCompleted(s, new CommandCompletion("c1", "CLOSE", "OK", null, Duration.ofMillis(1), false, null, null,
+                List.of("15")));
+        assertThat(decide(p, s, "e3 EXPUNGE")).isEqualTo(Decision.Kind.PROCEED);
+        done.onCompleted(s, new CommandCompletion("e3", "EXPUNGE", "NO", null, Duration.ofMillis(1), false, null, null,
+                List.of("20")));
+        AuditSinks.closeAll();
+        List<String> lines = Files.readAllLines(dir.resolve("audit.log"));
+        assertThat(lines).hasSize(4);
+        assertThat(lines.get(0)).contains("\"expunged_seqs\":[\"3\",\"3\"],\"expunged_uids\":[\"4\",\"7\"]");
+        assertThat(lines.get(1)).contains("\"expunged_seqs\":[\"1\"],\"deleted_uids\":[\"9\",\"12\"]")
+                .doesNotContain("expunged_uids");
+        assertThat(lines.get(2)).contains("\"command\":\"CLOSE\"").contains("\"expunged_uids\":[\"15\"]");
+        assertThat(lines.get(3)).contains("\"status\":\"NO\"").doesNotContain("_uids");
+        Map<String, Object> logins = base();
+        logins.put("events", List.of("login"));
+        assertThat(create(logins).wantsDeletedUids()).isFalse();
+        Map<String, Object> fetchOnly = base();
+        fetchOnly.put("commands", List.of("FETCH"));
+        assertThat(create(fetchOnly).wantsDeletedUids()).isFalse();
     }
 
     @Test

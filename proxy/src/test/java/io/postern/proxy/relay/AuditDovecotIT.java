@@ -403,6 +403,36 @@ class AuditDovecotIT {
         }
     }
 
+    @Test
+    @Order(7)
+    void closeRecordsTheUidsItExpungedSilently() throws Exception {
+        int before = records(17).size();
+        try (RawImapClient c = new RawImapClient(postern.address())) {
+            assertThat(c.line()).startsWith("* OK");
+            c.send("l0 LOGIN fin " + FIN_PASSWORD + "\r\n");
+            assertThat(c.tagged("l0")).startsWith("l0 OK");
+            // Archive: the seeded message (UID 1), the copy (2), the moved one (3), the upload (4)
+            assertThat(exchange(c, "s1", "SELECT Archive")).last().asString().startsWith("s1 OK");
+            assertThat(exchange(c, "d1", "STORE 1,3 +FLAGS.SILENT (\\Deleted)")).last().asString().startsWith("d1 OK");
+            List<String> closed = exchange(c, "c1", "CLOSE");
+            assertThat(closed).hasSize(1).first().asString().startsWith("c1 OK"); // nothing of Postern's search
+            assertThat(exchange(c, "o1", "LOGOUT")).last().asString().startsWith("o1 OK");
+        }
+        List<JsonNode> r = records(before + 8);
+        JsonNode close = r.stream().skip(before).filter(n -> n.path("command").asText().equals("CLOSE")).findFirst().orElseThrow();
+        assertThat(close.path("mailbox").asText()).isEqualTo("Archive");
+        assertThat(close.path("status").asText()).isEqualTo("OK");
+        assertThat(close.path("expunged_uids").toString()).isEqualTo("[\"1\",\"3\"]");
+        try (RawImapClient d = new RawImapClient(new java.net.InetSocketAddress(dovecot.host(), dovecot.port()))) {
+            assertThat(d.line()).startsWith("* OK");
+            assertThat(exchange(d, "x0", "LOGIN fin " + FIN_PASSWORD)).last().asString().startsWith("x0 OK");
+            exchange(d, "x1", "EXAMINE Archive");
+            List<String> left = exchange(d, "x2", "UID FETCH 1:* (UID)");
+            assertThat(left.stream().filter(l -> l.contains("FETCH (UID")).toList())
+                    .containsExactly("* 1 FETCH (UID 2)", "* 2 FETCH (UID 4)");
+        }
+    }
+
     private String[] copyUid;
     private String[] moveUid;
     private String[] appendUid;
