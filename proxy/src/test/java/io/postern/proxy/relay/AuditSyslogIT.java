@@ -8,6 +8,7 @@ import io.postern.policies.audit.AuditSink;
 import io.postern.policies.audit.AuditSinks;
 import io.postern.policies.audit.AuditSyslogSink;
 import io.postern.policies.audit.AuditVerifier;
+import io.postern.proxy.metrics.PrometheusText;
 import io.postern.proxy.testing.DovecotFixture;
 import io.postern.proxy.testing.RsyslogFixture;
 import io.postern.tls.testing.TestCertificates;
@@ -223,6 +224,60 @@ class AuditSyslogIT {
         }
     }
 
+    private static PrometheusText scrape(PosternHarness postern) throws Exception {
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        "http://127.0.0.1:" + postern.server().adminAddress().getPort() + "/metrics")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return new PrometheusText(r.body());
+    }
+
+    @Test
+    void dropModeThroughPosternLetsCommandsThroughAndMetricsCountTheDrops() throws Exception {
+        DovecotFixture.assumeAvailable();
+        Path key = dir.resolve("audit.key");
+        Files.write(key, KEY);
+        try (DovecotFixture dovecot = DovecotFixture.builder().name("syslogdrop").user("fin", PASSWORD).start();
+                RsyslogFixture rsyslog = RsyslogFixture.plain(dir.resolve("rsyslog"));
+                PosternHarness postern = PosternHarness.inFrontOf(dovecot.host(), dovecot.port(), """
+                        policies:
+                          - name: audit-syslog
+                            order: -100
+                            audit:
+                              key_file: "%s"
+                              when_full: drop
+                              queue: 2
+                              syslog: { host: 127.0.0.1, port: %d, app_name: postern-test, facility: authpriv, hostname: gw-1.test }
+                        admin: { bind: "127.0.0.1:0" }
+                        """.formatted(key, rsyslog.port()));
+                RawImapClient c = new RawImapClient(postern.address())) {
+            AuditSyslogSink sink = (AuditSyslogSink) AuditSinks.all().stream().filter(s -> s instanceof AuditSyslogSink)
+                    .findFirst().orElseThrow();
+            assertThat(c.line()).startsWith("* OK");
+            c.send("l0 LOGIN fin " + PASSWORD + "\r\n");
+            assertThat(c.tagged("l0")).startsWith("l0 OK");
+            await(() -> sink.written() == 2, "connect and login were sent");
+            down(rsyslog, sink);
+            for (int i = 0; i < 5; i++) {
+                assertThat(PolicyDovecotIT.exchange(c, "n" + i, "NOOP")).last().asString().startsWith("n" + i + " OK");
+            }
+            assertThat(sink.dropped()).isEqualTo(3); // two wait in the queue
+            PrometheusText down = scrape(postern);
+            assertThat(down.sum("postern_audit_dropped_events_total", "sink", "syslog")).isEqualTo(3);
+            assertThat(down.sum("postern_audit_queue_events", "sink", "syslog")).isEqualTo(2);
+            assertThat(down.sum("postern_audit_write_failures_total", "sink", "syslog")).isGreaterThanOrEqualTo(1);
+            assertThat(down.sum("postern_audit_dropped_events_total", "sink", "file")).isZero();
+            rsyslog.start();
+            await(() -> sink.written() == 4 && sink.state() == AuditSink.State.OK, "the sink came back");
+            assertThat(PolicyDovecotIT.exchange(c, "o1", "LOGOUT")).last().asString().startsWith("o1 OK");
+            await(() -> sink.written() == 7, "LOGOUT, logout and close were sent");
+            List<String> records = records(rsyslog, 8);
+            assertThat(records.get(4)).contains("\"type\":\"gap\",\"dropped\":3");
+            assertThat(scrape(postern).sum("postern_audit_queue_events", "sink", "syslog")).isZero();
+        }
+    }
+
     /** Sends {@code command}, returns the lines up to its tagged answer. */
     private static List<String> exchange(java.io.BufferedReader in, java.io.OutputStream out, String tag, String command)
             throws Exception {
@@ -304,6 +359,7 @@ class AuditSyslogIT {
                               key_file: "%s"
                               when_full: fail-closed
                               syslog: { host: 127.0.0.1, port: %d, app_name: postern-test, facility: authpriv, hostname: gw-1.test }
+                        admin: { bind: "127.0.0.1:0" }
                         """.formatted(key, rsyslog.port()));
                 RawImapClient c = new RawImapClient(postern.address())) {
             AuditSyslogSink sink = (AuditSyslogSink) AuditSinks.all().stream().filter(s -> s instanceof AuditSyslogSink)
@@ -317,6 +373,11 @@ class AuditSyslogIT {
             assertThat(PolicyDovecotIT.exchange(c, "n1", "NOOP")).last().asString()
                     .isEqualTo("n1 NO [UNAVAILABLE] The audit log is unavailable; try again later.");
             assertThat(sink.refusedCommands()).isEqualTo(1);
+            PrometheusText down = scrape(postern);
+            assertThat(down.sum("postern_audit_write_failures_total", "sink", "syslog")).isGreaterThanOrEqualTo(1);
+            assertThat(down.sum("postern_audit_queue_events", "sink", "syslog")).isEqualTo(1); // n1's record waits
+            assertThat(down.sum("postern_policy_verdicts_total", "policy", "audit-syslog", "stage", "command", "verdict", "reject"))
+                    .isEqualTo(1);
             rsyslog.start();
             await(sink::available, "the sink came back");
             assertThat(PolicyDovecotIT.exchange(c, "n2", "NOOP")).last().asString().startsWith("n2 OK");
