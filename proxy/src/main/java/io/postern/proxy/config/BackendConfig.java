@@ -29,6 +29,10 @@ import java.util.Set;
  *     protocol header carrying the client's address (for backends with {@code haproxy = yes})
  * @param compress after login, ask a backend that offers {@code COMPRESS=DEFLATE} to compress
  *     (for backends across a slow or metered link)
+ * @param warmConnections connections made, greeted and kept ready ahead of logins, per event
+ *     loop; 0 for none (every login connects when it arrives)
+ * @param warmIdleTimeout how long a ready connection waits unused before it is closed; keep it
+ *     well below the backend's timeout for connections that do not log in
  */
 public record BackendConfig(
         String name,
@@ -45,11 +49,14 @@ public record BackendConfig(
         int maxSessions,
         HealthCheck healthCheck,
         String proxyProtocol,
-        boolean compress) {
+        boolean compress,
+        int warmConnections,
+        Duration warmIdleTimeout) {
 
     static final Set<String> KEYS = Set.of(
             "name", "address", "tls", "ca", "server_name", "pin_sha256", "insecure", "connect_timeout", "login_timeout",
-            "forward_client_address", "fallback", "max_sessions", "health_check", "proxy_protocol", "compress");
+            "forward_client_address", "fallback", "max_sessions", "health_check", "proxy_protocol", "compress",
+            "warm_connections", "warm_idle_timeout");
 
     /**
      * {@code backends[i].health_check}: a probe connects, reads the greeting and closes, every
@@ -112,7 +119,13 @@ public record BackendConfig(
         int maxSessions = n.get("max_sessions").integer(0, 0, 10_000_000);
         HealthCheck health = HealthCheck.read(n.get("health_check"));
         String proxyProtocol = n.get("proxy_protocol").oneOf("none", "none", "v1", "v2");
+        int warm = n.get("warm_connections").integer(0, 0, 1000);
+        if (warm > 0 && !proxyProtocol.equals("none")) {
+            throw n.get("warm_connections").error("a connection made ahead cannot carry the PROXY header of a client not yet known;"
+                    + " remove warm_connections or proxy_protocol");
+        }
+        Duration warmIdle = n.get("warm_idle_timeout").duration(Duration.ofSeconds(10), Duration.ofMillis(10));
         return new BackendConfig(name, address, tls, ca, serverName, pins, insecure, connect, login, forward, fallback,
-                maxSessions, health, proxyProtocol, n.get("compress").bool(false));
+                maxSessions, health, proxyProtocol, n.get("compress").bool(false), warm, warmIdle);
     }
 }

@@ -17,6 +17,7 @@ import io.postern.proxy.session.LoginThrottle;
 import io.postern.proxy.session.PolicyRegistry;
 import io.postern.proxy.session.SessionLimits;
 import io.postern.proxy.session.SessionServices;
+import io.postern.proxy.session.WarmConnections;
 import io.postern.proxy.admin.AdminServer;
 import io.postern.proxy.config.ConfigException;
 import io.postern.proxy.routing.OverridingRouter;
@@ -67,6 +68,7 @@ public final class PosternServer implements AutoCloseable {
     private final PolicyRegistry policies;
     /** The meters: one registry per server, kept across reloads. */
     private final PosternMetrics metrics = new PosternMetrics();
+    private final WarmConnections warm;
 
     private PosternServer(PosternConfig config, TlsRuntime tls, Transport transport, int workerThreads) {
         this.config = config;
@@ -77,6 +79,7 @@ public final class PosternServer implements AutoCloseable {
         this.pool = new BackendPool(config.backends(), config.routing(), workerGroup, transport.socketChannel());
         this.router = new OverridingRouter(Routers.of(config), overrides, config.backends()::containsKey);
         this.policies = new PolicyRegistry(config.policies());
+        this.warm = new WarmConnections(transport, pool, metrics);
     }
 
     /**
@@ -124,7 +127,7 @@ public final class PosternServer implements AutoCloseable {
                 config.limits().maxConnectionsPerAddress(), config.limits().maxConnections());
         LoginThrottle throttle = new LoginThrottle(
                 config.limits().loginFailureDelay(), config.limits().loginFailureDelayMax());
-        services = new SessionServices(config, router, transport, tls, throttle, pool, limits, denials, policies, metrics);
+        services = new SessionServices(config, router, transport, tls, throttle, pool, limits, denials, policies, metrics, warm);
         bindMeters(config);
         for (ListenerConfig listener : config.listeners()) {
             ServerBootstrap b = new ServerBootstrap()
@@ -220,6 +223,11 @@ public final class PosternServer implements AutoCloseable {
             }
         }
         return total;
+    }
+
+    /** Backend connections made ahead of logins and waiting for one ({@code backends[i].warm_connections}). */
+    public int warmConnectionsReady() {
+        return warm.ready();
     }
 
     /** Client connections open now, over all listeners; a connection leaves the count once it has closed. */
@@ -413,7 +421,7 @@ public final class PosternServer implements AutoCloseable {
         Router previousRouter = router;
         router = new OverridingRouter(Routers.of(next), overrides, next.backends()::containsKey);
         services = new SessionServices(next, router, transport, checked.tls(), old.throttle(), pool,
-                old.limits(), denials, policies, metrics);
+                old.limits(), denials, policies, metrics, warm);
         policies.replace(next.policies()); // new chains for logins from now on; logged-in sessions keep theirs
         TlsRuntime previousTls = tls;
         tls = checked.tls();
@@ -473,6 +481,7 @@ public final class PosternServer implements AutoCloseable {
             admin.close();
         }
         pool.close();
+        warm.close();
         tls.close();
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         acceptGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);

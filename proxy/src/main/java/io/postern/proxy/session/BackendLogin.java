@@ -133,18 +133,7 @@ final class BackendLogin {
                     fail("greeting is not OK: " + head.keyword());
                     return;
                 }
-                capabilities = head.capabilities(line);
-                if (startTls) {
-                    // sent whatever the greeting lists: a backend that cannot do it says NO, and
-                    // Postern never falls back to plain text
-                    step = Step.STARTTLS;
-                    send(STARTTLS_TAG + " STARTTLS\r\n");
-                } else if (capabilities.isEmpty()) {
-                    step = Step.CAPABILITY;
-                    send(CAPABILITY_TAG + " CAPABILITY\r\n");
-                } else {
-                    sendLogin();
-                }
+                afterGreeting(head.capabilities(line));
             }
             case STARTTLS -> {
                 if (head.isTagged() && STARTTLS_TAG.equals(head.tag())) {
@@ -222,6 +211,31 @@ final class BackendLogin {
         }
         if (head.isUntagged() && "BYE".equals(head.keyword()) && step != Step.DONE) {
             fail("backend said BYE during login: " + head.text(line));
+        }
+    }
+
+    /**
+     * A connection made ahead ({@link WarmConnections}) whose greeting, OK with these
+     * capabilities, was read before this login: the login goes on from there.
+     */
+    void greeted(List<String> greetingCapabilities) {
+        if (step == Step.GREETING) {
+            afterGreeting(greetingCapabilities);
+        }
+    }
+
+    private void afterGreeting(List<String> greetingCapabilities) {
+        capabilities = greetingCapabilities;
+        if (startTls) {
+            // sent whatever the greeting lists: a backend that cannot do it says NO, and
+            // Postern never falls back to plain text
+            step = Step.STARTTLS;
+            send(STARTTLS_TAG + " STARTTLS\r\n");
+        } else if (capabilities.isEmpty()) {
+            step = Step.CAPABILITY;
+            send(CAPABILITY_TAG + " CAPABILITY\r\n");
+        } else {
+            sendLogin();
         }
     }
 

@@ -1,6 +1,5 @@
 package io.postern.proxy.session;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -10,7 +9,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.handler.ssl.SniHandler;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
@@ -115,6 +113,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     private final BackendPool pool;
     private final SessionLimits limits;
     private final DenialLog denials;
+    private final WarmConnections warmConnections;
     private final String id;
     private final java.time.Instant since = java.time.Instant.now();
     /** The routing key of the user, once routed. */
@@ -210,6 +209,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         this.pool = services.pool();
         this.limits = services.limits();
         this.denials = services.denials();
+        this.warmConnections = services.warm();
         this.policyRegistry = services.policies();
         this.metrics = services.metrics();
         this.meters = metrics.listener(listener.name());
@@ -754,41 +754,44 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         BackendConfig target = config.backends().get(backendName);
         log.debug("[{}] login of {} ({}) via {} ({}; key {})", id, user, credentials.mechanism(), backendName,
                 selection.reason(), route.key());
-        Bootstrap b = new Bootstrap()
-                .group(client.eventLoop())
-                .channel(transport.socketChannel())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) target.connectTimeout().toMillis())
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, client.config().getWriteBufferWaterMark())
-                .handler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(HandlerNames.BYTES, metrics.backendBytes());
-                        if (!target.proxyProtocol().equals("none")) {
-                            ch.pipeline().addLast(HandlerNames.PROXY_PROTOCOL, new ChannelInboundHandlerAdapter() {
-                                @Override
-                                public void channelActive(ChannelHandlerContext c) {
-                                    // first on the wire, before any TLS handshake the next handler starts
-                                    c.writeAndFlush(ProxyHeader.encode(c.alloc(), target.proxyProtocol(),
-                                            clientSocketAddress(), (java.net.InetSocketAddress) client.localAddress()));
-                                    c.pipeline().remove(this);
-                                    c.fireChannelActive();
-                                }
-                            });
-                        }
-                        if (target.tls().equals("implicit")) {
-                            ch.pipeline().addLast(HandlerNames.TLS, tls.newBackendHandler(backendName, ch.alloc()));
-                        }
-                        ch.pipeline()
-                                .addLast(HandlerNames.FRAME_DECODER,
-                                        new ImapFrameDecoder(Direction.RESPONSE, config.limits().responses()))
-                                .addLast(HandlerNames.BACKEND_HANDLER, new BackendHandler(ClientSession.this));
-                    }
-                });
+        WarmConnections.Warm warm = warmConnections.take(client.eventLoop(), target, tls,
+                config.limits().responses(), client.config().getWriteBufferWaterMark());
+        Channel ch;
+        ChannelFuture connect = null;
         long connectStart = System.nanoTime();
-        ChannelFuture connect = b.connect(target.address().toUnresolved());
-        Channel ch = connect.channel();
+        if (warm != null) {
+            ch = warm.channel();
+            ch.pipeline().replace(HandlerNames.BACKEND_HANDLER, HandlerNames.BACKEND_HANDLER, new BackendHandler(this));
+        } else {
+            connect = WarmConnections.bootstrap(client.eventLoop(), transport, target, client.config().getWriteBufferWaterMark())
+                    .handler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(HandlerNames.BYTES, metrics.backendBytes());
+                            if (!target.proxyProtocol().equals("none")) {
+                                ch.pipeline().addLast(HandlerNames.PROXY_PROTOCOL, new ChannelInboundHandlerAdapter() {
+                                    @Override
+                                    public void channelActive(ChannelHandlerContext c) {
+                                        // first on the wire, before any TLS handshake the next handler starts
+                                        c.writeAndFlush(ProxyHeader.encode(c.alloc(), target.proxyProtocol(),
+                                                clientSocketAddress(), (java.net.InetSocketAddress) client.localAddress()));
+                                        c.pipeline().remove(this);
+                                        c.fireChannelActive();
+                                    }
+                                });
+                            }
+                            if (target.tls().equals("implicit")) {
+                                ch.pipeline().addLast(HandlerNames.TLS, tls.newBackendHandler(backendName, ch.alloc()));
+                            }
+                            ch.pipeline()
+                                    .addLast(HandlerNames.FRAME_DECODER,
+                                            new ImapFrameDecoder(Direction.RESPONSE, config.limits().responses()))
+                                    .addLast(HandlerNames.BACKEND_HANDLER, new BackendHandler(ClientSession.this));
+                        }
+                    })
+                    .connect(target.address().toUnresolved());
+            ch = connect.channel();
+        }
         backend = ch;
         String slot = backendName;
         ch.closeFuture().addListener(f -> pool.release(slot)); // the session slot taken above
@@ -797,6 +800,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         loginTimer = client.eventLoop().schedule(
                 () -> backendUnavailable("no login answer within " + target.loginTimeout().toMillis() + " ms"),
                 target.loginTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        if (warm != null) {
+            log.debug("[{}] {} takes a connection made ahead to {}", id, user, backendName);
+            login.greeted(warm.capabilities());
+            return;
+        }
         connect.addListener((ChannelFutureListener) f -> {
             metrics.backendConnect(target.name(), System.nanoTime() - connectStart, f.isSuccess());
             if (!f.isSuccess()) {

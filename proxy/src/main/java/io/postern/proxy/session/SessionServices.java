@@ -13,6 +13,7 @@ import io.postern.proxy.server.Transport;
  *
  * @param denials where refused logins are noted for the status page
  * @param metrics the server's meters (kept across reloads)
+ * @param warm backend connections made ahead of logins
  */
 public record SessionServices(
         PosternConfig config,
@@ -24,4 +25,5 @@ public record SessionServices(
         SessionLimits limits,
         DenialLog denials,
         PolicyRegistry policies,
-        PosternMetrics metrics) {}
+        PosternMetrics metrics,
+        WarmConnections warm) {}

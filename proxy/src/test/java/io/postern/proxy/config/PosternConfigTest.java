@@ -98,6 +98,7 @@ public class PosternConfigTest {
         "policies: []|policies: [{acl: {allowed_addresses: [10.0.0.0/33]}}]|policies[0].acl.allowed_addresses: \"10.0.0.0/33\": prefix length 33 is out of range (expected: 0 to 32)",
         "policies: []|policies: [{match: {groups: [ghosts]}, acl: {read_only: true}}]|policies[0].match.groups[0]: unknown group \"ghosts\" (define it under groups)",
         "policies: []|policies: [{acl: {read_only: true}, capabilities: {add: [X]}}]|policies[0]: one policy type per entry, found acl and capabilities",
+        "tls: none\\n  - name: shard-b|tls: none\\n    warm_connections: 2\\n    proxy_protocol: v2\\n  - name: shard-b|backends[0].warm_connections: a connection made ahead cannot carry the PROXY header of a client not yet known; remove warm_connections or proxy_protocol",
         "policies: []|policies: [{capabilities: {remove: [\"A B\"]}}]|policies[0].capabilities.remove[0]: \"A B\" is not a capability name",
     })
     void badValuesNameTheirKeyPath(String from, String to, String message) {
