@@ -33,6 +33,7 @@ public final class ClientRuntime implements AutoCloseable {
     private final String transport;
     private SslContext verifying;
     private SslContext trustAll;
+    private final WireCounter wire = new WireCounter();
 
     public ClientRuntime(int threads) {
         if (Epoll.isAvailable()) {
@@ -84,6 +85,7 @@ public final class ClientRuntime implements AutoCloseable {
         Bootstrap b = bootstrap.clone().handler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
+                ch.pipeline().addLast("wire", wire);
                 if (target.security() == Target.Security.IMPLICIT) {
                     ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc(), target.host(), target.port()));
                 }
@@ -120,7 +122,7 @@ public final class ClientRuntime implements AutoCloseable {
             }
             Channel ch = connection.channel();
             SslHandler handler = ssl.newHandler(ch.alloc(), target.host(), target.port());
-            ch.pipeline().addFirst("tls", handler);
+            ch.pipeline().addAfter("wire", "tls", handler);
             handler.handshakeFuture().addListener(h -> {
                 if (h.isSuccess()) {
                     result.complete(connection);
@@ -129,6 +131,31 @@ public final class ClientRuntime implements AutoCloseable {
                     result.completeExceptionally(h.cause());
                 }
             });
+        });
+    }
+
+    /** Bytes received at the sockets so far, all connections (compressed and encrypted as they came). */
+    public long wireBytesIn() {
+        return wire.in.sum();
+    }
+
+    /** Bytes sent at the sockets so far, all connections. */
+    public long wireBytesOut() {
+        return wire.out.sum();
+    }
+
+    /**
+     * {@code COMPRESS DEFLATE} on a logged-in connection; fails unless the server says OK.
+     * Completes on the connection's event loop with compression on both ways.
+     */
+    public static CompletableFuture<ImapConnection> compress(ImapConnection connection) {
+        return connection.command("COMPRESS DEFLATE").thenApply(r -> {
+            if (!r.ok()) {
+                connection.close();
+                throw new java.util.concurrent.CompletionException(new IOException("COMPRESS refused: " + r.text()));
+            }
+            Deflate.install(connection); // the OK was the last uncompressed byte
+            return connection;
         });
     }
 

@@ -31,6 +31,9 @@ public final class CommonOptions {
     @Option(names = "--threads", description = "Driver event-loop threads (default ${DEFAULT-VALUE}).")
     int threads = 1;
 
+    @Option(names = "--compress", description = "COMPRESS=DEFLATE (RFC 4978) on every session after login.")
+    boolean compress;
+
     @Option(names = "--json", description = "Append the JSON result line(s) to this file instead of standard output.")
     Path json;
 
@@ -48,6 +51,10 @@ public final class CommonOptions {
 
     public int threads() {
         return threads;
+    }
+
+    public boolean compress() {
+        return compress;
     }
 
     public Path json() {

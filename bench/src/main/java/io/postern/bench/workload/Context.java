@@ -18,17 +18,25 @@ import java.util.concurrent.TimeoutException;
  * What a workload runs with: the driver's event loops, the target, the users, and the time it
  * may take at most (every workload is bounded in count and in time).
  */
-public record Context(ClientRuntime runtime, Target target, Credentials credentials, Duration time) {
+public record Context(ClientRuntime runtime, Target target, Credentials credentials, Duration time, boolean compress) {
+
+    public Context(ClientRuntime runtime, Target target, Credentials credentials, Duration time) {
+        this(runtime, target, credentials, time, false);
+    }
 
     /** Nanosecond deadline for the run's own loops. */
     public long deadline(long startNanos) {
         return startNanos + time.toNanos();
     }
 
-    /** Connects and logs in as session {@code index}'s user; fails (and closes) on anything but OK. */
+    /**
+     * Connects and logs in as session {@code index}'s user, then with {@code --compress} turns on
+     * COMPRESS=DEFLATE; fails (and closes) on anything but OK.
+     */
     public CompletableFuture<ImapConnection> login(long index) {
         String user = credentials.user(index);
-        return runtime.open(target).thenCompose(c -> c.command("LOGIN " + quoted(user) + " " + quoted(credentials.password()))
+        CompletableFuture<ImapConnection> in = runtime.open(target).thenCompose(c -> c.command(
+                "LOGIN " + quoted(user) + " " + quoted(credentials.password()))
                 .thenApply(r -> {
                     if (!r.ok()) {
                         c.close();
@@ -36,6 +44,7 @@ public record Context(ClientRuntime runtime, Target target, Credentials credenti
                     }
                     return c;
                 }));
+        return compress ? in.thenCompose(ClientRuntime::compress) : in;
     }
 
     /** Sends a command and fails unless the answer is OK. */

@@ -57,9 +57,14 @@ public abstract class WorkloadCommand implements Workload, Callable<Integer> {
 
     /** One run against one target, timed. */
     public RunResult runOnce(ClientRuntime runtime, Target target) throws Exception {
-        Context context = new Context(runtime, target, common.credentials(), common.time());
+        Context context = new Context(runtime, target, common.credentials(), common.time(), common.compress());
         long start = System.nanoTime();
+        long wireIn = runtime.wireBytesIn();
+        long wireOut = runtime.wireBytesOut();
         RunResult result = run(context);
+        result.parameter("compress", common.compress())
+                .metric("wire_bytes_in", runtime.wireBytesIn() - wireIn)
+                .metric("wire_bytes_out", runtime.wireBytesOut() - wireOut);
         if (result.seconds() == 0) {
             result.seconds(Context.seconds(start, System.nanoTime()));
         }
