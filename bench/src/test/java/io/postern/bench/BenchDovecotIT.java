@@ -161,6 +161,24 @@ class BenchDovecotIT {
     }
 
     @Test
+    void compressThroughPosternReadsTheSameBytesInFewerOnTheWire() throws Exception {
+        MessageGenerator generator = new MessageGenerator(SEED);
+        String mailbox = expectedChecksum(MESSAGES, generator::message);
+        FetchWorkload fetch = new FetchWorkload();
+        new CommandLine(fetch).parseArgs("--compress", "--repeat", "1", "--big-mailbox", "");
+        RunResult r = fetch.runOnce(runtime, proxied); // Postern offers COMPRESS=DEFLATE itself
+        assertThat(r.errors()).as(r.toTable()).isEmpty();
+        assertThat(r.facts()).containsEntry("mailbox_crc32c", mailbox);
+        long literals = Long.parseLong(mailbox.substring(mailbox.indexOf('/') + 1));
+        assertThat(r.metrics().get("wire_bytes_in")).as("compressed bytes at the socket").isPositive().isLessThan(literals);
+        MixedWorkload mixed = new MixedWorkload();
+        new CommandLine(mixed).parseArgs("--compress", "--clients", "3", "--operations", "60");
+        RunResult m = mixed.runOnce(runtime, proxied);
+        assertThat(m.errors()).as(m.toTable()).isEmpty();
+        assertThat(m.metrics()).containsEntry("operations", 60.0);
+    }
+
+    @Test
     void tlsTargetsStartTlsAndImplicitReadTheSameBytes() throws Exception {
         MessageGenerator generator = new MessageGenerator(SEED);
         String mailbox = expectedChecksum(MESSAGES, generator::message);

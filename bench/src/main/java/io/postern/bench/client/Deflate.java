@@ -19,9 +19,29 @@ final class Deflate extends ChannelDuplexHandler {
     private final Deflater deflater = new Deflater(6, true);
     private final byte[] chunk = new byte[64 * 1024];
 
-    /** Installs it on a connection whose COMPRESS DEFLATE was just answered OK (on its event loop). */
+    private ChannelHandlerContext context;
+
+    /**
+     * Installs it on a connection whose COMPRESS DEFLATE was just answered OK, from the response
+     * callback (on its event loop): the bytes read with the OK and after it are inflated.
+     */
     static void install(ImapConnection connection) {
         connection.channel().pipeline().addBefore("imap", "deflate", new Deflate());
+        connection.parser().pauseAfterResponse();
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        context = ctx;
+    }
+
+    /** Compressed bytes that arrived in the same read as the OK. */
+    void inflateLeftover(ByteBuf rest) {
+        try {
+            channelRead(context, rest);
+        } catch (DataFormatException e) {
+            context.fireExceptionCaught(e);
+        }
     }
 
     @Override

@@ -47,10 +47,22 @@ public final class ImapConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf in = (ByteBuf) msg;
+        ByteBuf rest = null;
         try {
             parser.feed(in);
+            if (in.isReadable()) {
+                rest = in.retainedSlice(); // after a COMPRESS OK: compressed bytes that came with it
+            }
         } finally {
             in.release();
+        }
+        if (rest != null) {
+            Deflate deflate = ctx.pipeline().get(Deflate.class);
+            if (deflate == null) {
+                rest.release();
+                throw new IllegalStateException("the parser stopped with no inflater to go on");
+            }
+            deflate.inflateLeftover(rest);
         }
     }
 

@@ -42,9 +42,15 @@ public final class ResponseParser {
         this.sink = sink;
     }
 
-    /** Consumes every readable byte of {@code in}; calls the sink once per whole response. */
+    private boolean paused;
+
+    /**
+     * Consumes every readable byte of {@code in} (up to a {@link #pauseAfterResponse()}); calls
+     * the sink once per whole response.
+     */
     public void feed(ByteBuf in) {
-        while (in.isReadable()) {
+        paused = false;
+        while (in.isReadable() && !paused) {
             if (literalRemaining > 0) {
                 int n = (int) Math.min(literalRemaining, in.readableBytes());
                 update(in, in.readerIndex(), n);
@@ -62,6 +68,14 @@ public final class ResponseParser {
                 lineEnded();
             }
         }
+    }
+
+    /**
+     * Called from the sink: {@link #feed} returns after this response and leaves the rest of its
+     * buffer unread (what follows a {@code COMPRESS} OK is compressed).
+     */
+    public void pauseAfterResponse() {
+        paused = true;
     }
 
     private void update(ByteBuf in, int index, int length) {
