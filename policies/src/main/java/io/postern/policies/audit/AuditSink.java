@@ -67,6 +67,8 @@ public abstract class AuditSink implements AutoCloseable {
     /** In the queue where events were dropped: {@code GAP_MARKER + count} becomes a gap record in its place. */
     private static final String GAP_MARKER = "\u0000gap:";
     private static final int BATCH = 256;
+    /** How long a blocked producer or close waits before it looks again whether the sink closed or its writer ended. */
+    private static final long WAIT_SLICE_MILLIS = 100;
     /** At close, how many more attempts a failing output gets before what is left is given up. */
     private static final int ATTEMPTS_AT_CLOSE = 3;
 
@@ -141,8 +143,10 @@ public abstract class AuditSink implements AutoCloseable {
         boolean ok;
         if (whenFull == WhenFull.BLOCK) {
             try {
-                queue.put(body);
-                ok = true;
+                // waits for room; a close meanwhile (the writer gives up on an output that stays down) lets go
+                while (!(ok = queue.offer(body, WAIT_SLICE_MILLIS, TimeUnit.MILLISECONDS)) && !closed) {
+                    // still full, still open: wait on
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 ok = false;
@@ -266,7 +270,9 @@ public abstract class AuditSink implements AutoCloseable {
         closed = true;
         unpauseWriter();
         try {
-            queue.put(STOP);
+            while (!queue.offer(STOP, WAIT_SLICE_MILLIS, TimeUnit.MILLISECONDS) && writer.isAlive()) {
+                // a full queue: the writer takes from it, or gives up (output down) and ends
+            }
             writer.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -336,6 +342,7 @@ public abstract class AuditSink implements AutoCloseable {
         }
         int lost = queue.size() - (queue.contains(STOP) ? 1 : 0);
         if (lost > 0) {
+            droppedTotal.addAndGet(lost);
             log.error("{} audit events for {} could not be written at shutdown", lost, target);
         }
         try {
@@ -359,6 +366,7 @@ public abstract class AuditSink implements AutoCloseable {
                     log.error("writing the audit sink {} failed (attempt {}): {}", target, attempt + 1, e.toString());
                 }
                 if ((stopping || closed) && attempt >= ATTEMPTS_AT_CLOSE - 1) {
+                    droppedTotal.addAndGet(batch.size());
                     log.error("{} audit events for {} could not be written at shutdown", batch.size(), target);
                     return true;
                 }

@@ -191,7 +191,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     /** The tag of Postern's own {@code UID SEARCH DELETED} ahead of an EXPUNGE or CLOSE (see {@link #forward}). */
     static final String DELETED_SEARCH_TAG = "postern6";
     /** The most UIDs kept from that search. */
-    static final int MAX_DELETED_UIDS = 100_000;
+    static final int MAX_DELETED_UIDS = 10_000;
     /** The EXPUNGE or CLOSE the search was sent ahead of, until it completes; {@code null} when none. */
     private String deletedSearchFor;
     /** The search's answer is still to come: its lines are Postern's, not the client's. */

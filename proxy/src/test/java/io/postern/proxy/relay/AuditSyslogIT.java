@@ -199,6 +199,30 @@ class AuditSyslogIT {
     }
 
     @Test
+    void aCloseWhileTheReceiverStaysAwayGivesUpAfterAFewAttemptsAndLetsBlockedProducersGo() throws Exception {
+        try (RsyslogFixture rsyslog = RsyslogFixture.plain(dir.resolve("rsyslog"))) {
+            AuditSyslogSink sink = new AuditSyslogSink(settings(rsyslog.port(), false, null, null, 2, AuditSink.WhenFull.BLOCK));
+            down(rsyslog, sink);
+            CompletableFuture<List<Boolean>> producer = CompletableFuture.supplyAsync(() -> {
+                List<Boolean> taken = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    taken.add(sink.offer(event()));
+                }
+                return taken;
+            });
+            await(() -> sink.queued() == 2, "the queue filled");
+            assertThat(producer).isNotDone();
+            CompletableFuture<Void> closing = CompletableFuture.runAsync(sink::close);
+            closing.get(60, TimeUnit.SECONDS); // a few attempts with backoff, then what is left is given up
+            assertThat(producer.get(60, TimeUnit.SECONDS)).containsExactly(true, true, false, false);
+            assertThat(sink.state()).isEqualTo(AuditSink.State.CLOSED);
+            assertThat(sink.dropped()).isEqualTo(4); // two refused at close, two given up
+            assertThat(sink.written()).isZero();
+            assertThat(rsyslog.raw()).isEmpty();
+        }
+    }
+
+    @Test
     void dropModeCountsWhatItDroppedAndAGapRecordFollowsWhenTheReceiverReturns() throws Exception {
         try (RsyslogFixture rsyslog = RsyslogFixture.plain(dir.resolve("rsyslog"))) {
             AuditSyslogSink sink = new AuditSyslogSink(settings(rsyslog.port(), false, null, null, 2, AuditSink.WhenFull.DROP));
