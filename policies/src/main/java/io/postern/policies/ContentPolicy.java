@@ -1,18 +1,17 @@
 package io.postern.policies;
 
 /**
- * <b>Reserved, not called by this build.</b> The seam for message-content inspection (APPEND
- * uploads, FETCH downloads): for a command that carries or fetches message data, a policy
- * returns a {@link ContentInspector} that is fed the data as it streams, and decides on the
- * command when the data ends. A configuration whose policy registers one is refused at start
- * until the scanning issue wires it.
+ * Message-content inspection (APPEND uploads, FETCH downloads). For each message that passes
+ * in a direction the policy cares about, the session asks for a {@link ContentInspector}, feeds
+ * it the message's bytes as they arrive, and holds the message until the inspector's verdict:
+ * only then does the message go on (byte-identical, or rewritten by a download verdict), or is
+ * refused.
  *
- * <p>Threading (as it will be): called on the session's event loop; the inspector is fed there
- * too and decides through {@link Verdict#async} when its work is slow.
+ * <p>Threading: called on the session's event loop; must not block.
  */
 @FunctionalInterface
 public interface ContentPolicy {
 
-    /** An inspector for this command's message data, or {@code null} for none. */
-    ContentInspector inspect(SessionInfo session, Command command);
+    /** An inspector for one message passing in {@code direction}, or {@code null} for none. */
+    ContentInspector inspect(SessionInfo session, ContentDirection direction);
 }

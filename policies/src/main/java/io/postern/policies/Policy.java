@@ -201,7 +201,7 @@ public final class Policy {
             return this;
         }
 
-        /** Reserved: see {@link ContentPolicy}. A configuration that uses it is refused by this build. */
+        /** Message content of uploads and downloads: see {@link ContentPolicy}. */
         public Builder inspectContent(ContentPolicy p) {
             content.add(Objects.requireNonNull(p));
             return this;

@@ -57,6 +57,7 @@ public final class PolicyChain {
     private final List<Policy.KeyedUntaggedListener> untagged = new ArrayList<>();
     private final Set<String> untaggedKeywords = new HashSet<>();
     private final boolean deletedUids;
+    private final List<io.postern.policies.ContentPolicy> content = new ArrayList<>();
 
     public PolicyChain(List<Policy> policies) {
         this.policies = List.copyOf(policies);
@@ -72,6 +73,7 @@ public final class PolicyChain {
             traffic.addAll(p.trafficListeners());
             close.addAll(p.closeListeners());
             loginFailure.addAll(p.loginFailureListeners());
+            content.addAll(p.contentPolicies());
             p.untaggedListeners().forEach(u -> {
                 untagged.add(u);
                 untaggedKeywords.addAll(u.keywords());
@@ -99,6 +101,36 @@ public final class PolicyChain {
 
     public boolean hasLoginPolicies() {
         return !login.isEmpty();
+    }
+
+    /** Whether some policy inspects message content (see {@link #inspectors}). */
+    public boolean hasContentPolicies() {
+        return !content.isEmpty();
+    }
+
+    /**
+     * The inspectors for one message passing in {@code direction}, one per content policy that
+     * wants it; empty when none does. A policy that throws is taken as one that refuses the
+     * message: its failure is in the returned list as an inspector whose verdict is a refusal.
+     */
+    public List<io.postern.policies.ContentInspector> inspectors(SessionInfo session,
+            io.postern.policies.ContentDirection direction) {
+        if (content.isEmpty()) {
+            return List.of();
+        }
+        List<io.postern.policies.ContentInspector> out = new ArrayList<>(content.size());
+        for (io.postern.policies.ContentPolicy p : content) {
+            io.postern.policies.ContentInspector i;
+            try {
+                i = p.inspect(session, direction);
+            } catch (RuntimeException e) {
+                i = FailedInspector.of(e);
+            }
+            if (i != null) {
+                out.add(i);
+            }
+        }
+        return out;
     }
 
     public boolean hasCommandPolicies() {

@@ -53,15 +53,44 @@ public final class MessageScanner {
         this.tempDirectory = tempDirectory;
     }
 
-    /** Starts scanning one message. */
+    /** Starts scanning one message; scanning stops at the first blocked part. */
     public Scan begin() {
-        return new Scan();
+        return new Scan(false);
+    }
+
+    /**
+     * Starts scanning one message, every part of it even after one was blocked (to replace each
+     * blocked part, {@link Scan#finishParts()}).
+     */
+    public Scan beginEveryPart() {
+        return new Scan(true);
+    }
+
+    /** The verdict of one leaf part. */
+    public record PartVerdict(MimePart part, ScanVerdict verdict) {}
+
+    /**
+     * The verdicts of one message: {@code message} for the message as a whole (malformed MIME, a
+     * part that could not be kept), clean when nothing concerns the whole; {@code parts} in
+     * document order.
+     */
+    public record Result(ScanVerdict message, List<PartVerdict> parts) {
+        /** The first refusing verdict, else the first failure that let content pass, else clean. */
+        public ScanVerdict combined() {
+            List<ScanVerdict> all = new ArrayList<>();
+            all.add(message);
+            parts.forEach(p -> all.add(p.verdict()));
+            return ScanVerdict.combine(all);
+        }
     }
 
     /** The scan of one message: {@link #feed} its bytes, then {@link #finish()}; {@link #close()} in any case. */
     public final class Scan implements AutoCloseable, MimeListener {
         private final MimeParser parser = new MimeParser(mimeConfig, this);
         private final List<CompletableFuture<ScanVerdict>> verdicts = new ArrayList<>();
+        /** The part each of {@link #verdicts} is about. */
+        private final List<MimePart> verdictParts = new ArrayList<>();
+        private final boolean everyPart;
         private final AtomicLong budget = new AtomicLong(memoryBudget);
         private SpillBuffer current;
         private int currentThreshold;
@@ -70,7 +99,9 @@ public final class MessageScanner {
         private boolean blocked;
         private IOException failure;
 
-        private Scan() {}
+        private Scan(boolean everyPart) {
+            this.everyPart = everyPart;
+        }
 
         public void feed(ByteBuffer chunk) {
             parser.feed(chunk);
@@ -90,17 +121,29 @@ public final class MessageScanner {
          * bounds the wait) with the first refusing verdict, else clean (or fail-open).
          */
         public CompletableFuture<ScanVerdict> finish() {
+            return finishParts().thenApply(Result::combined);
+        }
+
+        /** As {@link #finish()}, with each part's verdict. */
+        public CompletableFuture<Result> finishParts() {
             parser.finish();
+            List<ScanVerdict> whole = new ArrayList<>();
             if (failure != null) {
-                verdicts.add(CompletableFuture.completedFuture(ScanVerdict.failed(false, "spill",
-                        "could not keep a part for scanning: " + failure.getMessage())));
+                whole.add(ScanVerdict.failed(false, "spill", "could not keep a part for scanning: " + failure.getMessage()));
             }
             if (malformed != null) {
-                verdicts.add(CompletableFuture.completedFuture(malformed));
+                whole.add(malformed);
             }
+            ScanVerdict message = ScanVerdict.combine(whole);
             List<CompletableFuture<ScanVerdict>> all = List.copyOf(verdicts);
-            return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]))
-                    .thenApply(done -> ScanVerdict.combine(all.stream().map(CompletableFuture::join).toList()));
+            List<MimePart> parts = List.copyOf(verdictParts);
+            return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0])).thenApply(done -> {
+                List<PartVerdict> out = new ArrayList<>(all.size());
+                for (int i = 0; i < all.size(); i++) {
+                    out.add(new PartVerdict(parts.get(i), all.get(i).join()));
+                }
+                return new Result(message, out);
+            });
         }
 
         /** Deletes what is still held (a part being collected when the message was abandoned). */
@@ -118,7 +161,7 @@ public final class MessageScanner {
 
         @Override
         public void partStarted(MimePart part, MimeHeaders headers) {
-            if (blocked || !part.isLeaf()) {
+            if ((blocked && !everyPart) || !part.isLeaf()) {
                 return; // containers: their leaves are scanned
             }
             long keep = rules.rules().maxAttachmentBytes() + 1;
@@ -167,9 +210,11 @@ public final class MessageScanner {
                 if (!verdict.allows() || clamd == null) {
                     blocked |= !verdict.allows();
                     verdicts.add(CompletableFuture.completedFuture(verdict));
+                    verdictParts.add(part);
                     keep(release(content, threshold));
                     return;
                 }
+                verdictParts.add(part);
                 verdicts.add(clamd.scan(content).thenApply(v -> {
                     IOException notDeleted = release(content, threshold);
                     return notDeleted == null ? v : ScanVerdict.failed(false, "spill",

@@ -33,7 +33,7 @@ public final class PoliciesConfig {
     /** The keys of a policy entry: {@link #ENTRY_KEYS} and the built-in policy types. */
     static Set<String> entryKeys() {
         Set<String> keys = new java.util.TreeSet<>(ENTRY_KEYS);
-        keys.addAll(List.of("acl", "capabilities"));
+        keys.addAll(List.of("acl", "capabilities", "audit", "scan"));
         return keys;
     }
 
@@ -95,9 +95,6 @@ public final class PoliciesConfig {
                 throw new ConfigException(e.getMessage());
             } catch (RuntimeException e) {
                 throw n.get(type).error("the " + type + " policy failed to start: " + e);
-            }
-            if (!policy.contentPolicies().isEmpty()) {
-                throw n.get(type).error("message content inspection is not available in this build");
             }
             entries.add(new PolicySet.Entry(name, order, match, unless, policy));
         }

@@ -69,7 +69,8 @@ import org.slf4j.LoggerFactory;
  * here runs on it, so the state needs no locks. Reads are explicit ({@code AUTO_READ} off on
  * both channels): one side is read only while the other can take writes.
  */
-public final class ClientSession extends ChannelInboundHandlerAdapter implements PolicyGate.Host {
+public final class ClientSession extends ChannelInboundHandlerAdapter implements PolicyGate.Host, ScannedUpload.Host,
+        ScannedDownload.Host {
 
     private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
     private static final AtomicLong SESSION_IDS = new AtomicLong();
@@ -170,6 +171,15 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     private boolean midResponse;
     /** Postern's own answers that wait for the end of the relayed response being written. */
     private final ArrayDeque<String> repliesAfterResponse = new ArrayDeque<>();
+
+    /** An upload (APPEND) Postern holds for the content policies, or {@code null}. */
+    private ScannedUpload upload;
+    /** A FETCH body literal Postern holds for the content policies, or {@code null}. */
+    private ScannedDownload download;
+    /** Backend frames that came while {@link #download} waited for its verdict: relayed after it. */
+    private final ArrayDeque<ImapFrame> backendHeld = new ArrayDeque<>();
+    /** The response being relayed is an untagged FETCH: its body literals may be inspected. */
+    private boolean fetchResponse;
 
     /** COMPRESS=DEFLATE on the client connection, once the client asked for it. */
     private Compression compression;
@@ -340,7 +350,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (client.isWritable()) {
-            if (backend != null && state == State.RELAY) {
+            if (download != null && state == State.RELAY) {
+                download.clientWritable();
+            }
+            if (backend != null && state == State.RELAY && !downloadBusy()) {
                 backend.read();
             }
             readClientIfReady(); // reads stopped while Postern's own answers could not be written
@@ -414,7 +427,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     private void readClientIfReady() {
         if (state == State.CLOSED || state == State.LOGGING_IN || state == State.STARTING_TLS
-                || decoder.awaitingLiteralDecision() || policies.pending()) {
+                || decoder.awaitingLiteralDecision() || policies.pending() || uploadBusy()) {
             return;
         }
         if (byeAfterCommands != null && transmitting == null && !dropping) {
@@ -993,7 +1006,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     /** Frames the client pipelined behind its LOGIN, handled now that the login is over. */
     private void releaseHeld() {
-        while (!held.isEmpty() && state != State.LOGGING_IN && state != State.CLOSED && !policies.pending()) {
+        while (!held.isEmpty() && state != State.LOGGING_IN && state != State.CLOSED && !policies.pending() && !uploadBusy()) {
             clientFrame(held.poll());
         }
     }
@@ -1002,6 +1015,17 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     private void relayClientFrame(ImapFrame frame) {
         if (frame instanceof ImapDecoderError error) {
+            if (upload != null && upload.collecting()) {
+                // an upload Postern was holding breaks off: the backend saw none of it
+                ScannedUpload broken = upload;
+                upload = null;
+                broken.close();
+                running.remove(broken.tag());
+                transmitting = broken.tag();
+                decoderError(error);
+                transmitting = null;
+                return;
+            }
             String gathered = policies.abandonGathering(); // a command the policies had not seen whole: it ends here
             if (gathered != null && transmitting == null) {
                 transmitting = gathered;
@@ -1016,13 +1040,17 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             ReferenceCountUtil.release(frame); // nothing after LOGOUT reaches the backend
             return;
         }
-        if (policies.pending()) {
+        if (policies.pending() || uploadBusy()) {
             held.add(frame); // a policy decides about an earlier command: this one waits its turn
             return;
         }
         policies.traffic(true, ((io.netty.buffer.ByteBufHolder) frame).content().readableBytes());
         if (policies.gathering()) {
             policies.gather(frame); // the literal of a command the policies decide on once it is whole
+            return;
+        }
+        if (upload != null && upload.collecting()) {
+            upload.take(frame); // the rest of an upload Postern holds until its messages are inspected
             return;
         }
         if (dropping) {
@@ -1091,7 +1119,77 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             return false;
         }
         track(head.tag(), head.name(), line.last());
+        if (scansUpload(head.name(), line)) {
+            beginUpload(head.tag(), head.name(), line.content(), line.literal(),
+                    line.first() && ScannedUpload.mailboxLiteral(head.name(), line.content(), head.argumentsIndex()));
+            return false;
+        }
         return true;
+    }
+
+    /** Whether this command's first line starts an upload the content policies inspect. */
+    private boolean scansUpload(String name, ImapLine line) {
+        return !line.last() && ScannedUpload.COMMANDS.contains(name) && policies.inspectsContent();
+    }
+
+    private boolean uploadBusy() {
+        return upload != null && upload.busy();
+    }
+
+    private void beginUpload(String tag, String name, ByteBuf firstLine, io.postern.imap.codec.LiteralAnnouncement literal,
+            boolean mailbox) {
+        upload = new ScannedUpload(tag, name, id, this, client.eventLoop(),
+                () -> policies.inspectors(io.postern.policies.ContentDirection.UPLOAD),
+                policies.backendLiteralPlus(), policies.backendLiteralMinus());
+        upload.begin(firstLine, literal, mailbox);
+    }
+
+    // ---------------------------------------------------------------- ScannedUpload.Host
+
+    @Override
+    public Channel backend() {
+        return backend;
+    }
+
+    @Override
+    public void uploadForwarded(ScannedUpload done) {
+        if (upload != done) {
+            return;
+        }
+        upload = null;
+        transmitting = null; // the whole command is at the backend
+        resumed();
+    }
+
+    @Override
+    public void scanned(io.postern.policies.ContentVerdict verdict, long nanos) {
+        io.postern.policies.scan.ScanVerdict.Outcome outcome;
+        try {
+            outcome = io.postern.policies.scan.ScanVerdict.Outcome.valueOf(verdict.result().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            return; // a third-party inspector's own word: not one of the scan results counted
+        }
+        metrics.scanned(outcome == io.postern.policies.scan.ScanVerdict.Outcome.CLEAN
+                ? io.postern.policies.scan.ScanVerdict.clean()
+                : new io.postern.policies.scan.ScanVerdict(outcome, "content", verdict.result()), Duration.ofNanos(nanos));
+    }
+
+    @Override
+    public void uploadRefused(ScannedUpload refused, io.postern.policies.ContentVerdict verdict) {
+        if (upload != refused || state != State.RELAY) {
+            return;
+        }
+        upload = null;
+        transmitting = null;
+        running.remove(refused.tag());
+        String code = verdict.code() == null ? "POLICY" : verdict.code();
+        String reason = verdict.reason() == null ? "Message refused." : verdict.reason();
+        log.info("[{}] {} {} refused: {}", id, refused.tag(), refused.name(), reason);
+        no(refused.tag(), "[" + code + "] " + reason);
+        denials.record(user, clientAddressText(), "scan: " + refused.name() + ": " + reason);
+        policies.completed(refused.tag(), refused.name(), "NO", code, "[" + code + "]", System.nanoTime() - refused.startNanos(),
+                true, null);
+        resumed();
     }
 
     private void track(String tag, String name, boolean wholeLine) {
@@ -1122,8 +1220,16 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             backend.write(Unpooled.copiedBuffer(DELETED_SEARCH_TAG + " UID SEARCH DELETED\r\n", StandardCharsets.US_ASCII));
         }
         track(tag, name, original.last());
+        boolean scanned = scansUpload(name, original);
+        boolean mailbox = scanned && firstLine == original.content() && original.first()
+                && ScannedUpload.mailboxLiteral(name, firstLine, firstLine.readerIndex() + tag.length() + 1 + name.length() + 1);
+        io.postern.imap.codec.LiteralAnnouncement literal = original.literal();
         if (firstLine != original.content()) {
             original.release();
+        }
+        if (scanned) {
+            beginUpload(tag, name, firstLine, literal, mailbox);
+            return;
         }
         backend.write(firstLine);
     }
@@ -1256,11 +1362,19 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             }
             return;
         }
+        if (download != null && download.busy()) {
+            backendHeld.add(frame); // behind a FETCH literal that waits for its verdict
+            return;
+        }
         if (deletedSearchRunning && frame instanceof ImapLine l && l.first() && l.last() && deletedSearchAnswer(l.content())) {
             l.release(); // Postern's own search: not the client's, not counted as the client's traffic
             return;
         }
         policies.traffic(false, ((io.netty.buffer.ByteBufHolder) frame).content().readableBytes());
+        if (download != null && download.collecting()) {
+            download.take((LiteralChunk) frame); // a FETCH literal held for the content policies
+            return;
+        }
         if (policies.holdingResponse()) {
             boolean last = frame instanceof ImapLine l && l.last();
             policies.takeResponse(frame, null);
@@ -1274,7 +1388,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             midResponse = !line.last();
             if (line.first()) {
                 relayResponseStart(line);
-            } else {
+            } else if (!startDownload(line)) {
                 client.write(line.content());
             }
             if (!midResponse) {
@@ -1297,6 +1411,17 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             client.write(line.content());
             return;
         }
+        if (upload != null && upload.awaitingContinuation()) {
+            if (head.isContinuation()) {
+                line.release(); // the backend's + for an upload's literal: Postern said its own to the client
+                upload.continuation();
+                return;
+            }
+            if (head.isTagged() && head.tag().equals(upload.tag())) {
+                upload.answeredEarly(); // e.g. NO [TRYCREATE] instead of +: the rest is not sent
+                upload = null;
+            }
+        }
         if (policies.filters(head)) {
             policies.takeResponse(line, head); // an untagged LIST, STATUS ... a policy may drop
             return;
@@ -1311,7 +1436,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             line.release();
             client.write(rewritten);
         } else {
-            client.write(line.content());
+            fetchResponse = head.isUntagged() && "FETCH".equals(head.keyword());
+            if (!startDownload(line)) {
+                client.write(line.content());
+            }
         }
         if (head.isTagged()) {
             Running command = running.remove(head.tag());
@@ -1397,6 +1525,56 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         return true;
     }
 
+    /**
+     * Holds a FETCH response's body literal for the content policies when they want it: the
+     * line is taken (not written) and {@link #download} gets the literal.
+     */
+    private boolean startDownload(ImapLine line) {
+        if (!fetchResponse || line.literal() == null || !policies.inspectsContent()) {
+            return false;
+        }
+        ScannedDownload.Kind kind = ScannedDownload.kind(line.content());
+        if (kind == ScannedDownload.Kind.NONE) {
+            return false;
+        }
+        List<io.postern.policies.ContentInspector> inspectors = policies.inspectors(kind == ScannedDownload.Kind.MESSAGE
+                ? io.postern.policies.ContentDirection.DOWNLOAD
+                : io.postern.policies.ContentDirection.DOWNLOAD_SECTION);
+        if (inspectors.isEmpty()) {
+            return false;
+        }
+        download = new ScannedDownload(this, client.eventLoop(), id, inspectors, line.content(), line.literal());
+        return true;
+    }
+
+    private boolean downloadBusy() {
+        return download != null && download.busy();
+    }
+
+    @Override
+    public Channel client() {
+        return client;
+    }
+
+    @Override
+    public void downloadWritten(ScannedDownload done) {
+        if (download != done || state != State.RELAY) {
+            return;
+        }
+        download = null;
+        ImapFrame frame;
+        while ((download == null || !download.busy()) && (frame = backendHeld.poll()) != null) {
+            onBackendFrame(frame);
+            if (state != State.RELAY) {
+                return;
+            }
+        }
+        ctx.flush();
+        if (!downloadBusy() && client.isWritable()) {
+            backend.read();
+        }
+    }
+
     private ByteBuf rewriteCapabilities(ByteBuf line, ResponseHead head) {
         String filtered = Capabilities.join(afterLoginCapabilities(head.capabilities(line)));
         int start = line.readerIndex();
@@ -1425,7 +1603,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
         ctx.flush();
         if (state == State.RELAY) {
-            if (client.isWritable()) {
+            if (client.isWritable() && !downloadBusy()) {
                 backend.read();
             }
             readClientIfReady();
@@ -1435,6 +1613,9 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     }
 
     void onBackendWritabilityChanged(boolean writable) {
+        if (writable && state == State.RELAY && upload != null) {
+            upload.backendWritable();
+        }
         if (writable && state == State.RELAY) {
             readClientIfReady();
         }
@@ -1629,6 +1810,18 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     private void releaseSessionState() {
         releaseAssembly();
+        if (upload != null) {
+            upload.close(); // a client gone mid-literal leaves no temporary file
+            upload = null;
+        }
+        if (download != null) {
+            download.close();
+            download = null;
+        }
+        ImapFrame waiting;
+        while ((waiting = backendHeld.poll()) != null) {
+            ReferenceCountUtil.release(waiting);
+        }
         cancelPreAuthDeadline();
         endLogin();
         ImapFrame frame;

@@ -279,6 +279,25 @@ final class PolicyGate {
 
     // ---------------------------------------------------------------- commands
 
+    /** Whether some policy of the session inspects message content. */
+    boolean inspectsContent() {
+        return chain.hasContentPolicies();
+    }
+
+    /** The inspectors for one message passing in {@code direction}; empty when no policy wants it. */
+    List<io.postern.policies.ContentInspector> inspectors(io.postern.policies.ContentDirection direction) {
+        return chain.inspectors(session, direction);
+    }
+
+    /** The backend takes {@code {n+}} literals (LITERAL+, or LITERAL- up to 4096 bytes). */
+    boolean backendLiteralPlus() {
+        return backendLiteralPlus;
+    }
+
+    boolean backendLiteralMinus() {
+        return backendLiteralMinus;
+    }
+
     /** Whether commands go through {@link #command}. */
     boolean inspectsCommands() {
         return chain.hasCommandPolicies();
@@ -350,7 +369,11 @@ final class PolicyGate {
         int room = MAX_GATHERED - gathered.readableBytes() - (c.writerIndex() - from) - 2;
         boolean canSay = literal == null || literal.nonSynchronizing()
                 || (!literal.binary() && (backendLiteralPlus || (backendLiteralMinus && literal.size() <= 4096)));
-        if (literal != null && literal.size() <= room && canSay) {
+        // an upload's message literals are the content policies' business: the gathering stops before them
+        boolean message = literal != null && chain.hasContentPolicies() && ScannedUpload.COMMANDS.contains(gatherHead.name())
+                && !(line.first() && from == gatherHead.argumentsIndex()
+                        && ScannedUpload.mailboxLiteral(gatherHead.name(), c, from));
+        if (literal != null && literal.size() <= room && canSay && !message) {
             int end = CommandHead.textEnd(c);
             if (literal.synchronizing()) {
                 // A1 SELECT {10}\r\n  ->  A1 SELECT {10+}\r\n, the + being Postern's own

@@ -79,7 +79,11 @@ class DocumentedConfigTest {
                 Map.entry("policies[].capabilities.", io.postern.policies.capabilities.CapabilitiesPolicyFactory.KEYS),
                 Map.entry("policies[].audit.", io.postern.policies.audit.AuditPolicyFactory.KEYS),
                 Map.entry("policies[].audit.rotate.", io.postern.policies.audit.AuditPolicyFactory.ROTATE_KEYS),
-                Map.entry("policies[].audit.syslog.", io.postern.policies.audit.AuditPolicyFactory.SYSLOG_KEYS));
+                Map.entry("policies[].audit.syslog.", io.postern.policies.audit.AuditPolicyFactory.SYSLOG_KEYS),
+                Map.entry("policies[].scan.", io.postern.policies.scan.ScanPolicyFactory.KEYS),
+                Map.entry("policies[].scan.rules.", io.postern.policies.scan.ScanPolicyFactory.RULES_KEYS),
+                Map.entry("policies[].scan.clamd.", io.postern.policies.scan.ScanPolicyFactory.CLAMD_KEYS),
+                Map.entry("policies[].scan.cache.", io.postern.policies.scan.ScanPolicyFactory.CACHE_KEYS));
         Set<String> known = new TreeSet<>();
         sections.forEach((prefix, keys) -> keys.forEach(k -> known.add(prefix + k)));
         // a section (listeners, routing.normalize ...) is documented by the rows of its keys,

@@ -90,7 +90,7 @@ public class PosternConfigTest {
         "tls: none\\n  - name: shard-b|tls: none\\n    insecure: true\\n  - name: shard-b|backends[0].tls: ca, server_name, pin_sha256 and insecure need tls: starttls or implicit",
         "tls: none\\n  - name: shard-b|tls: implicit\\n    ca: /nonexistent/ca.pem\\n  - name: shard-b|backends[0].ca: cannot read file /nonexistent/ca.pem",
         "idle: 40m|idle: 40m\\n  colour: blue|timeouts.colour: unknown key (known keys: idle, pre_auth, shutdown_grace)",
-        "policies: []|policies: [{name: x}]|policies[0]: no policy type (expected one of: acl, audit, capabilities, no_delete)",
+        "policies: []|policies: [{name: x}]|policies[0]: no policy type (expected one of: acl, audit, capabilities, no_delete, scan)",
         "policies: []|policies: [{acl: {read_only: often}}]|policies[0].acl.read_only: expected true or false, found \"often\"",
         "policies: []|policies: [{acl: {colour: red}}]|policies[0].acl.colour: unknown key (known keys: allowed_addresses, commands, login_hours, mailboxes, rate_limit, read_only, require_tls)",
         "policies: []|policies: [{acl: {mailboxes: [{pattern: x, action: vanish}]}}]|policies[0].acl.mailboxes[0].action: \"vanish\" is not one of allow, deny, hide",
