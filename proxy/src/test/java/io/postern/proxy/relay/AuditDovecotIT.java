@@ -433,6 +433,56 @@ class AuditDovecotIT {
         }
     }
 
+    /** Lines until every one of {@code tags} has had its tagged answer. */
+    private static List<String> untilTagged(RawImapClient c, String... tags) throws Exception {
+        List<String> lines = new ArrayList<>();
+        java.util.Set<String> open = new java.util.HashSet<>(List.of(tags));
+        while (!open.isEmpty()) {
+            String l = c.line();
+            assertThat(l).as("answers for %s", open).isNotNull();
+            lines.add(l);
+            open.removeIf(t -> l.startsWith(t + " "));
+        }
+        return lines;
+    }
+
+    @Test
+    @Order(8)
+    void aPipelinedExpungeAndAClientTagThatIsPosternsOwn() throws Exception {
+        int before = records(17).size();
+        try (RawImapClient c = new RawImapClient(postern.address())) {
+            assertThat(c.line()).startsWith("* OK");
+            c.send("l0 LOGIN fin " + FIN_PASSWORD + "\r\n");
+            assertThat(c.tagged("l0")).startsWith("l0 OK");
+            // Archive now holds UIDs 2 and 4
+            assertThat(exchange(c, "s1", "SELECT Archive")).last().asString().startsWith("s1 OK");
+            assertThat(exchange(c, "d1", "STORE 1 +FLAGS.SILENT (\\Deleted)")).last().asString().startsWith("d1 OK");
+            // a command in flight ahead of EXPUNGE: Postern does not search, the record has sequence numbers only
+            c.send("postern6 NOOP\r\ne1 EXPUNGE\r\n");
+            List<String> first = untilTagged(c, "postern6", "e1");
+            assertThat(first).contains("* 1 EXPUNGE").anyMatch(l -> l.startsWith("postern6 OK"))
+                    .anyMatch(l -> l.startsWith("e1 OK"));
+            assertThat(exchange(c, "d2", "STORE 1 +FLAGS.SILENT (\\Deleted)")).last().asString().startsWith("d2 OK");
+            // EXPUNGE alone, the client's own postern6 pipelined behind it: the client gets its answer, not Postern's
+            c.send("e2 EXPUNGE\r\npostern6 NOOP\r\n");
+            List<String> second = untilTagged(c, "e2", "postern6");
+            assertThat(second).contains("* 1 EXPUNGE").noneMatch(l -> l.contains("SEARCH"));
+            assertThat(second.stream().filter(l -> l.startsWith("postern6 ")).toList()).singleElement().asString()
+                    .startsWith("postern6 OK NOOP");
+            assertThat(exchange(c, "o1", "LOGOUT")).last().asString().startsWith("o1 OK");
+        }
+        List<JsonNode> r = records(before + 12);
+        List<JsonNode> expunges = r.stream().skip(before).filter(n -> n.path("command").asText().equals("EXPUNGE")).toList();
+        assertThat(expunges).hasSize(2);
+        assertThat(expunges.get(0).path("tag").asText()).isEqualTo("e1");
+        assertThat(expunges.get(0).has("expunged_uids")).isFalse();
+        // with two commands in flight, the untagged EXPUNGE goes to the record of the oldest one still running
+        assertThat(r.stream().skip(before).filter(n -> n.path("tag").asText().matches("postern6|e1"))
+                .map(n -> n.path("expunged_seqs").toString()).toList()).contains("[\"1\"]");
+        assertThat(expunges.get(1).path("tag").asText()).isEqualTo("e2");
+        assertThat(expunges.get(1).path("expunged_uids").toString()).isEqualTo("[\"4\"]");
+    }
+
     private String[] copyUid;
     private String[] moveUid;
     private String[] appendUid;
