@@ -242,6 +242,14 @@ public final class PosternMetrics implements AutoCloseable {
                 .tags(meter.tags(tagValues)).strongReference(true).register(registry);
     }
 
+    /** Removes the meter of {@code meter} with exactly these tag values, if there is one (a backend a reload removed). */
+    public void remove(PosternMeter meter, String... tagValues) {
+        Meter m = registry.find(meter.meterName()).tags(meter.tags(tagValues)).meter();
+        if (m != null) {
+            registry.remove(m);
+        }
+    }
+
     /**
      * Binds the routing caches of the current router (Caffeine's own binder: {@code cache.gets}
      * by {@code result} hit/miss, {@code cache.size}, {@code cache.evictions} ...), replacing the

@@ -158,10 +158,12 @@ public final class PosternServer implements AutoCloseable {
      * The gauges of the configuration's backends and certificates, and the router's caches; at
      * start and after each reload (meters already there stay, with their counts).
      */
-    private void bindMeters(PosternConfig c) {
+    private synchronized void bindMeters(PosternConfig c) {
+        List<List<String>> gauges = new ArrayList<>();
         for (String backend : c.backends().keySet()) {
             metrics.gauge(PosternMeter.BACKEND_UP, () -> pool.has(backend) && pool.isUp(backend) ? 1 : 0, backend);
             metrics.gauge(PosternMeter.BACKEND_SESSIONS, () -> pool.has(backend) ? pool.sessions(backend) : 0, backend);
+            gauges.add(List.of(backend));
         }
         for (ListenerConfig listener : c.listeners()) {
             if (!listener.usesTls() || c.tls() == null) {
@@ -171,10 +173,27 @@ public final class PosternServer implements AutoCloseable {
                 int index = i;
                 String name = c.tls().certificates().get(i).cert().getFileName().toString();
                 metrics.gauge(PosternMeter.CERTIFICATE_EXPIRY, () -> daysLeft(listener.name(), index), listener.name(), name);
+                gauges.add(List.of(listener.name(), name));
             }
         }
+        // what the previous configuration had and this one has not: a removed backend is not a down one
+        for (List<String> old : boundGauges) {
+            if (!gauges.contains(old)) {
+                String[] tags = old.toArray(String[]::new);
+                if (tags.length == 1) {
+                    metrics.remove(PosternMeter.BACKEND_UP, tags);
+                    metrics.remove(PosternMeter.BACKEND_SESSIONS, tags);
+                } else {
+                    metrics.remove(PosternMeter.CERTIFICATE_EXPIRY, tags);
+                }
+            }
+        }
+        boundGauges = gauges;
         metrics.bindCaches(router.caches());
     }
+
+    /** The tag values of the backend gauges (one value) and certificate gauges (two) bound now. */
+    private List<List<String>> boundGauges = List.of();
 
     /** Days until the {@code index}th certificate of a listener expires, as loaded now; NaN when there is none. */
     private double daysLeft(String listener, int index) {

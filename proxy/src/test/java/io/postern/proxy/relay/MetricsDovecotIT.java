@@ -58,6 +58,7 @@ class MetricsDovecotIT {
     private PosternServer postern;
     private TestCertificates ca;
     private PrometheusText scrape;
+    private Path configFile;
 
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
@@ -73,6 +74,7 @@ class MetricsDovecotIT {
         TestCertificates.Issued cert = ca.server("localhost", "127.0.0.1").issue();
         Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
         Path config = dir.resolve("postern.yml");
+        configFile = config;
         Files.writeString(config, """
                 listeners:
                   - {name: imap, bind: "127.0.0.1:0"}
@@ -271,6 +273,63 @@ class MetricsDovecotIT {
         assertThat(open.headers().firstValue("Content-Type").orElseThrow()).startsWith("application/openmetrics-text");
         assertThat(open.body()).endsWith("# EOF\n").contains("# TYPE postern_logins counter");
         assertThat(new PrometheusText(open.body()).sum("postern_logins_total", "result", "ok")).isEqualTo(3);
+    }
+
+    @Test
+    void aReloadKeepsTheMetersAndIsCountedItself() throws Exception {
+        String original = Files.readString(configFile);
+        Files.writeString(configFile, original.replace("backends: [{name: dovecot, address: \"%s:%d\"}]"
+                .formatted(dovecot.host(), dovecot.port()), "backends: [{name: dovecot, address: \"%s:%d\"}, {name: spare, address: \"%s:%d\"}]"
+                .formatted(dovecot.host(), dovecot.port(), dovecot.host(), dovecot.port())));
+        postern.reload();
+        assertThat(new PrometheusText(get(null, TOKEN).body()).find("postern_backend_sessions", "backend", "spare")).hasSize(1);
+        Files.writeString(configFile, original);
+        postern.reload();
+        Files.writeString(configFile, "listeners: []\n");
+        assertThatThrownBy(postern::reload).isInstanceOf(PosternServer.ReloadRefused.class);
+        Files.writeString(configFile, original);
+        PrometheusText after = new PrometheusText(get(null, TOKEN).body());
+        assertThat(after.sum("postern_config_reloads_total", "result", "ok")).isEqualTo(2);
+        assertThat(after.sum("postern_config_reloads_total", "result", "refused")).isEqualTo(1);
+        assertThat(after.find("postern_backend_up", "backend", "spare")).as("a removed backend is not a down one").isEmpty();
+        assertThat(after.sum("postern_logins_total")).isEqualTo(scrape.sum("postern_logins_total"));
+        assertThat(after.sum("postern_commands_total")).isEqualTo(scrape.sum("postern_commands_total"));
+        assertThat(after.sum("postern_backend_up", "backend", "dovecot")).isEqualTo(1);
+        assertThat(after.find("cache_gets_total", "cache", "routing.http.routes"))
+                .as("the new router's cache, bound in place of the old one's").hasSize(2)
+                .allSatisfy(s -> assertThat(s.value()).isZero());
+    }
+
+    @Test
+    void limitRefusalsAreCountedByLimitInTheRegistryOfTheirOwnServer() throws Exception {
+        try (PosternServer limited = PosternServer.start(PosternConfig.parse("""
+                listeners: [{name: front, bind: "127.0.0.1:0"}]
+                backends: [{name: dovecot, address: "%s:%d"}]
+                routing: {strategy: static, default: dovecot}
+                limits: {max_connections: 2, max_sessions_per_user: 1}
+                """.formatted(dovecot.host(), dovecot.port())));
+                RawImapClient first = new RawImapClient(limited.address("front"));
+                RawImapClient second = new RawImapClient(limited.address("front"))) {
+            first.line();
+            first.send("a LOGIN mia " + PASSWORD + "\r\n");
+            assertThat(first.tagged("a")).startsWith("a OK");
+            second.line();
+            second.send("b LOGIN mia " + PASSWORD + "\r\n");
+            assertThat(second.tagged("b")).startsWith("b NO [LIMIT]");
+            try (RawImapClient third = new RawImapClient(limited.address("front"))) {
+                assertThat(third.line()).startsWith("* BYE [LIMIT]");
+            }
+            PrometheusText s = new PrometheusText(new String(limited.metrics().scrape(null).body(), StandardCharsets.UTF_8));
+            assertThat(s.sum("postern_limit_refusals_total", "limit", "max_sessions_per_user")).isEqualTo(1);
+            assertThat(s.sum("postern_limit_refusals_total", "limit", "max_connections")).isEqualTo(1);
+            assertThat(s.sum("postern_limit_refusals_total")).isEqualTo(2);
+            assertThat(s.sum("postern_logins_total", "listener", "front", "result", "limited")).isEqualTo(1);
+            assertThat(s.sum("postern_logins_total", "listener", "front", "result", "ok")).isEqualTo(1);
+            assertThat(s.sum("postern_sessions_total", "listener", "front", "outcome", "refused")).isEqualTo(1);
+            assertThat(s.find("postern_sessions_active", "listener", "imap")).as("the other server's listener").isEmpty();
+        }
+        assertThat(new PrometheusText(get(null, TOKEN).body()).sum("postern_limit_refusals_total"))
+                .as("the first server's registry knows nothing of them").isZero();
     }
 
     @Test
