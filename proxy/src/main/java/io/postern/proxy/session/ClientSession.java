@@ -848,7 +848,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     /** Called by {@link BackendLogin} after the backend's OK to STARTTLS. */
     void startBackendTls() {
-        backend.pipeline().addFirst(HandlerNames.TLS, tls.newBackendHandler(backendName, backend.alloc()));
+        // behind the byte counter, which counts what is on the wire, as for implicit TLS
+        backend.pipeline().addAfter(HandlerNames.BYTES, HandlerNames.TLS, tls.newBackendHandler(backendName, backend.alloc()));
     }
 
     void onBackendHandshake(Channel channel, SslHandshakeCompletionEvent event) {
