@@ -246,6 +246,11 @@ public final class AuditSyslogSink extends AuditSink {
             s.setKeepAlive(true);
             s.setTcpNoDelay(true);
             s.connect(new InetSocketAddress(settings.host(), settings.port()), CONNECT_TIMEOUT_MILLIS);
+            if (s.getLocalSocketAddress().equals(s.getRemoteSocketAddress())) {
+                // TCP simultaneous open: with no receiver on a local port in the ephemeral range, a
+                // retried connect can get that very port as its own and "connect" to itself
+                throw new IOException("connected to itself: no receiver on " + settings.target());
+            }
             if (sslContext != null) {
                 String name = settings.serverName() != null ? settings.serverName() : settings.host();
                 SSLSocket tls = (SSLSocket) sslContext.getSocketFactory().createSocket(s, name, settings.port(), true);
