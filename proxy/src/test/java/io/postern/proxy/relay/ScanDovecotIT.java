@@ -220,6 +220,49 @@ class ScanDovecotIT {
     }
 
     @Test
+    void aBackendWithoutLiteralPlusGetsSynchronizingLiteralsAfterItsOwnContinuation() throws Exception {
+        try (DovecotFixture plainDovecot = DovecotFixture.builder().name("scan-nolitplus")
+                .setting("imap_capability = IMAP4rev1 SASL-IR ID ENABLE IDLE MULTIAPPEND UNSELECT NAMESPACE UIDPLUS")
+                .start();
+                PosternHarness p = PosternHarness.inFrontOf(plainDovecot.host(), plainDovecot.port(), """
+                        policies:
+                          - name: scan
+                            scan: { clamd: { address: "%s" } }
+                        """.formatted(clamd.unixAddress()))) {
+            plainDovecot.addUser("sam", PASSWORD);
+            byte[] good = clean("without literal+");
+            try (RawImapClient c = login(new InetSocketAddress(p.host(), p.port()), "sam")) {
+                c.send("c CAPABILITY\r\n");
+                assertThat(c.until("c").get(0)).doesNotContain("LITERAL+");
+                assertThat(append(c, "a1", "INBOX", good)).startsWith("a1 OK");
+                assertThat(append(c, "a2", "INBOX", eicar("no literal+ eicar"))).startsWith("a2 NO [POLICY]");
+                c.send("a3 APPEND INBOX {" + good.length + "}\r\n");
+                assertThat(c.line()).startsWith("+");
+                c.send(good);
+                c.send(" {" + good.length + "}\r\n");
+                assertThat(c.line()).startsWith("+");
+                c.send(good);
+                c.send("\r\n");
+                assertThat(c.tagged("a3")).startsWith("a3 OK");
+                // a refusal from the backend instead of its + reaches the client, and the session goes on
+                assertThat(append(c, "a4", "Missing", good)).startsWith("a4 NO");
+                c.send("a5 NOOP\r\n");
+                assertThat(c.tagged("a5")).startsWith("a5 OK");
+            }
+            try (RawImapClient d = login(new InetSocketAddress(plainDovecot.host(), plainDovecot.port()), "sam")) {
+                d.send("s EXAMINE INBOX\r\n");
+                d.tagged("s");
+                d.send("f FETCH 1:* BODY.PEEK[]\r\n");
+                List<String> answers = d.until("f");
+                long stored = answers.stream().filter(r -> r.startsWith("* ")).filter(r -> r.contains("BODY[] {" + good.length + "}\r\n"
+                        + new String(good, StandardCharsets.ISO_8859_1))).count();
+                assertThat(stored).as("byte-identical copies on Dovecot").isEqualTo(3);
+                assertThat(answers.stream().filter(r -> r.contains(" FETCH ")).count()).isEqualTo(3);
+            }
+        }
+    }
+
+    @Test
     void anEicarMessageIsRefusedAndNeverReachesDovecot() throws Exception {
         int before = count("bob", "INBOX");
         double blocked = scans("blocked");

@@ -123,6 +123,9 @@ public final class DovecotFixture implements AutoCloseable {
     private int proxyPort;
     private boolean stopped;
 
+    /** Lines added at the end of the configuration ({@link Builder#setting}). */
+    private List<String> settings = List.of();
+
     private DovecotFixture(
             String name, Path directory, Binaries binaries, MailUser mailUser, boolean keepDirectory, boolean tls) {
         this.name = name;
@@ -210,8 +213,15 @@ public final class DovecotFixture implements AutoCloseable {
         private Path tlsCertificate;
         private Path tlsKey;
         private final Map<String, String> users = new LinkedHashMap<>();
+        private final List<String> settings = new java.util.ArrayList<>();
 
         private Builder() {}
+
+        /** A line of Dovecot configuration added at the end ({@code imap_capability = IMAP4rev1 IDLE}). */
+        public Builder setting(String line) {
+            settings.add(line);
+            return this;
+        }
 
         /** The instance name: in the greeting ({@code Dovecot NAME ready.}) and in {@code ID} as "x-backend". */
         public Builder name(String name) {
@@ -282,6 +292,7 @@ public final class DovecotFixture implements AutoCloseable {
             Path directory = createDirectory();
             DovecotFixture fixture =
                     new DovecotFixture(name, directory, binaries, owner, keepDirectory, tlsCertificate != null);
+            fixture.settings = List.copyOf(settings);
             try {
                 if (tlsCertificate != null) {
                     fixture.writeTlsConfig(tlsCertificate, tlsKey);
@@ -439,7 +450,7 @@ public final class DovecotFixture implements AutoCloseable {
                 "@PORT@", Integer.toString(port),
                 "@TLS_PORT@", Integer.toString(tlsPort),
                 "@PROXY_PORT@", Integer.toString(proxyPort));
-        String config = template;
+        String config = template + (settings.isEmpty() ? "" : "\n" + String.join("\n", settings) + "\n");
         for (Map.Entry<String, String> value : values.entrySet()) {
             config = config.replace(value.getKey(), value.getValue());
         }
