@@ -9,7 +9,8 @@
 # `postern-bench compare` for each workload, and leaves the JSON lines in OUT_DIR/results.jsonl
 # and the tables in OUT_DIR/tables.txt. Stops both at the end. With HAPROXY=1, haproxy in TCP
 # mode on 11443 is compared with Dovecot the same way for noop and fetch: what a relay that does
-# not parse costs on the same machine at the same time.
+# not parse costs on the same machine at the same time. WARM_CONNECTIONS=N sets the backend's
+# warm_connections (greeted connections kept ready for logins; 0, the default, for none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,7 @@ backends:
   - name: dovecot
     address: 127.0.0.1:$dovecot_port
     tls: none
+    warm_connections: ${WARM_CONNECTIONS:-0}
 routing:
   strategy: static
   default: dovecot
