@@ -31,22 +31,26 @@ import org.slf4j.LoggerFactory;
  * package); the {@code soak} profile runs it alone:
  *
  * <pre>
- * mvn -B -ntp -o verify -pl proxy -Psoak                                          # 2000 sessions, 10 minutes
+ * mvn -B -ntp -o verify -pl proxy -Psoak -Dsoak.minutes=12                       # 2000 sessions, 2 + 10 minutes
  * mvn -B -ntp -o verify -pl proxy -Psoak -Dsoak.sessions=1000 -Dsoak.minutes=2   # a short try
  * </pre>
  *
- * <p>More knobs: {@code -Dsoak.thinkMillis=3000} (think time between commands, uniform from 0),
- * {@code -Dsoak.abruptPercent=10} (sessions that end without LOGOUT), {@code -Dsoak.keepDovecot=true}
- * (keep the shards' directories, with their logs). Needs Dovecot (run as root,
- * like the other Dovecot tests). A Dovecot of the fixture runs at most 1024 IMAP processes, so the
- * sessions are spread over shards of at most {@value #SESSIONS_PER_SHARD}, and over
- * {@code sessions / 5} users (Dovecot allows 1000 connections per user and address).
+ * <p>More knobs: {@code -Dsoak.thinkMillis=8000} (think time between commands, uniform from 0),
+ * {@code -Dsoak.idleMillis=10000} (the longest IDLE), {@code -Dsoak.loginsPerSecond=25} (session
+ * starts a second over all slots, at the start and afterwards), {@code -Dsoak.abruptPercent=10}
+ * (sessions that end without LOGOUT), {@code -Dsoak.keepDovecot=true} (keep the shards'
+ * directories, with their logs). Needs Dovecot (run as root, like the other Dovecot tests). The
+ * sessions are spread over shards of at most {@value #SESSIONS_PER_SHARD}, each a Dovecot tuned
+ * for load ({@link #DOVECOT_UNDER_LOAD}), and over {@code sessions / 5} users (Dovecot allows 1000
+ * connections per user and address).
  *
  * <p>Each session is a Netty client on a shared two-thread event loop group: LOGIN, SELECT of a
- * folder of its own, then 5 to 30 of NOOP, FETCH of a whole message (checked against the
+ * folder of its own, then 15 to 50 of NOOP, FETCH of a whole message (checked against the
  * checksum it carries), APPEND (synchronizing and LITERAL+, 0.5 kB to 1 MB), IDLE/DONE, STORE and
  * EXPUNGE, and LOGOUT; or an abrupt close between commands, right after a FETCH, in the middle of
- * an APPEND literal, or during IDLE. A slot starts a new session when one ends.
+ * an APPEND literal, or during IDLE. A slot that ends waits for its turn to log in again: logins
+ * are paced over all slots, as a backend sees them from a population of mail clients (a session
+ * lasts some three minutes here), not as a storm that the backend's auth would have to queue.
  *
  * <p>Phases: a warm-up with the full workload (a fifth of the time, 20 s to 2 min), all sessions
  * ended, a baseline (heap after GC, open file descriptors of this process); the main run, all
@@ -61,6 +65,33 @@ class SoakIT {
     private static final org.slf4j.Logger log = LoggerFactory.getLogger(SoakIT.class);
 
     static final int SESSIONS_PER_SHARD = 500;
+
+    /**
+     * The shards' settings for hundreds of sessions and steady logins on a small machine, added to
+     * the fixture's: an auth cache (a login looks the user up once an hour, not every time), two
+     * login processes (one a core) that take every connection, and imap processes that are kept
+     * and reused after a session instead of forked anew for each login. The limits leave room
+     * above {@link #SESSIONS_PER_SHARD}: sessions that end and start overlap for a moment.
+     */
+    static final String DOVECOT_UNDER_LOAD = """
+            auth_cache_size = 4M
+            auth_cache_ttl = 1 hours
+            auth_cache_negative_ttl = 0
+            service auth {
+              client_limit = 4000
+            }
+            service imap-login {
+              service_count = 0
+              process_min_avail = 2
+              client_limit = 2000
+            }
+            service imap {
+              service_count = 0
+              client_limit = 1
+              process_limit = 1024
+              process_min_avail = 16
+            }
+            """;
     static final int HEAP_SLACK_MB = 32;
     static final int FD_SLACK = 10;
 
@@ -100,10 +131,11 @@ class SoakIT {
         Duration main = total.minus(warmUp);
         assertThat(main).as("soak.minutes leaves no time after the warm-up").isPositive();
         SoakWorkload.Settings settings = new SoakWorkload.Settings(sessions, Math.max(1, sessions / 5),
-                Integer.getInteger("soak.thinkMillis", 3000), 5, 30, Integer.getInteger("soak.abruptPercent", 10), 50);
+                Integer.getInteger("soak.thinkMillis", 8000), 15, 50, Integer.getInteger("soak.abruptPercent", 10),
+                Integer.getInteger("soak.loginsPerSecond", 25), Integer.getInteger("soak.idleMillis", 10_000));
         int shardCount = (sessions + SESSIONS_PER_SHARD - 1) / SESSIONS_PER_SHARD;
-        log.info("soak: {} sessions, {} users, {} Dovecot shard(s), warm-up {} s, main run {} s",
-                sessions, settings.users(), shardCount, warmUp.toSeconds(), main.toSeconds());
+        log.info("soak: {} sessions, {} users, {} Dovecot shard(s), at most {} logins/s, warm-up {} s, main run {} s",
+                sessions, settings.users(), shardCount, settings.loginsPerSecond(), warmUp.toSeconds(), main.toSeconds());
 
         List<DovecotFixture> shards = new ArrayList<>();
         PosternServer postern = null;
@@ -114,7 +146,7 @@ class SoakIT {
         try {
             for (int i = 0; i < shardCount; i++) {
                 shards.add(DovecotFixture.builder().name("soak" + i).keepDirectory(Boolean.getBoolean("soak.keepDovecot"))
-                        .start());
+                        .extraConfig(DOVECOT_UNDER_LOAD).start());
             }
             for (int u = 0; u < settings.users(); u++) {
                 shards.get(u % shardCount).addUser(SoakWorkload.user(u), SoakWorkload.PASSWORD);

@@ -208,7 +208,8 @@ final class SoakSession extends ChannelInboundHandlerAdapter {
                 endAbruptly(Abrupt.IN_IDLE);
                 return;
             }
-            int idleMillis = workload.stopping() ? 0 : ThreadLocalRandom.current().nextInt(200, 3000);
+            int most = workload.settings().idleMillis();
+            int idleMillis = workload.stopping() ? 0 : ThreadLocalRandom.current().nextInt(most / 5, most + 1);
             timer = channel.eventLoop().schedule(this::done, idleMillis, TimeUnit.MILLISECONDS);
         } else {
             fail("unexpected continuation during " + running + ": " + text);

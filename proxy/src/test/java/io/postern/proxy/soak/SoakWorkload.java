@@ -14,10 +14,12 @@ import io.postern.imap.codec.ImapDecoderConfig;
 import io.postern.imap.codec.ImapFrameDecoder;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -40,10 +42,13 @@ final class SoakWorkload {
      * @param minOps fewest commands of a session after SELECT
      * @param maxOps most commands of a session after SELECT
      * @param abruptPercent sessions that end without LOGOUT, at a random point
-     * @param startsPerSecond how fast the slots start (Dovecot forks a process per login)
+     * @param loginsPerSecond how many sessions start a second at most, over all slots, at the start
+     *     and afterwards: a login costs the backend far more than a command (Dovecot's auth
+     *     process, an imap process), and real clients log in a few times an hour, not in a storm
+     * @param idleMillis the longest an IDLE lasts before DONE (uniform from a fifth of it)
      */
     record Settings(int sessions, int users, int thinkMillis, int minOps, int maxOps, int abruptPercent,
-            int startsPerSecond) {}
+            int loginsPerSecond, int idleMillis) {}
 
     /** A session slot; its fields are used by one session at a time. */
     static final class Slot {
@@ -77,6 +82,8 @@ final class SoakWorkload {
     private final Settings settings;
     private final Slot[] slots;
     private final Set<SoakSession> live = ConcurrentHashMap.newKeySet();
+    /** Slots waiting for their turn to log in; one is taken each login interval. */
+    private final Queue<Slot> waiting = new ConcurrentLinkedQueue<>();
     private volatile SoakStats stats;
     private volatile boolean stopping;
     private CountDownLatch slotsDone;
@@ -105,7 +112,7 @@ final class SoakWorkload {
     }
 
     /**
-     * Starts every slot (at {@link Settings#startsPerSecond()}), keeps them busy for
+     * Starts every slot (at {@link Settings#loginsPerSecond()}), keeps them busy for
      * {@code duration}, then lets each session finish its command and log out; returns when all
      * have ended, with what they did in {@code stats}. The client's event loops are shut down
      * before it returns, so nothing of the client is left in the process.
@@ -121,10 +128,9 @@ final class SoakWorkload {
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000);
         try {
-            for (int i = 0; i < slots.length; i++) {
-                Slot slot = slots[i];
-                group.schedule(() -> start(slot), i * 1000L / settings.startsPerSecond(), TimeUnit.MILLISECONDS);
-            }
+            waiting.addAll(Arrays.asList(slots));
+            long interval = TimeUnit.SECONDS.toNanos(1) / settings.loginsPerSecond();
+            group.scheduleAtFixedRate(this::startNext, 0, interval, TimeUnit.NANOSECONDS);
             long end = System.nanoTime() + duration.toNanos();
             while (System.nanoTime() < end) {
                 Thread.sleep(Math.min(5_000, Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime()))));
@@ -182,6 +188,24 @@ final class SoakWorkload {
             slotsDone.countDown();
             return;
         }
-        group.schedule(() -> start(slot), ThreadLocalRandom.current().nextInt(500), TimeUnit.MILLISECONDS);
+        waiting.add(slot);
+    }
+
+    /**
+     * Once a login interval: starts the slot that has waited longest, so that logins never come
+     * faster than {@link Settings#loginsPerSecond()}; once stopping, ends every waiting slot.
+     */
+    private void startNext() {
+        Slot slot;
+        if (stopping) {
+            while ((slot = waiting.poll()) != null) {
+                slotsDone.countDown();
+            }
+            return;
+        }
+        slot = waiting.poll();
+        if (slot != null) {
+            start(slot);
+        }
     }
 }

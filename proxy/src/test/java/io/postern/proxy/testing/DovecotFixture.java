@@ -212,6 +212,7 @@ public final class DovecotFixture implements AutoCloseable {
         private boolean keepDirectory;
         private Path tlsCertificate;
         private Path tlsKey;
+        private String extraConfig;
         private final Map<String, String> users = new LinkedHashMap<>();
         private final List<String> settings = new java.util.ArrayList<>();
 
@@ -266,6 +267,17 @@ public final class DovecotFixture implements AutoCloseable {
         }
 
         /**
+         * Dovecot settings added after the template's (in {@code extra.conf}, included last): a
+         * setting given here overrides the template's, and a {@code service NAME { ... }} block is
+         * merged with the template's block of that name. For tests that need a Dovecot tuned for
+         * load, such as the soak.
+         */
+        public Builder extraConfig(String dovecotSettings) {
+            this.extraConfig = dovecotSettings;
+            return this;
+        }
+
+        /**
          * Turns TLS on ({@code ssl = yes}, at least TLS 1.2) with a server certificate and its key:
          * the plain port then offers STARTTLS and {@link DovecotFixture#tlsPort()} serves implicit
          * TLS. Both files are copied into the fixture's directory at {@link #start()}.
@@ -296,6 +308,11 @@ public final class DovecotFixture implements AutoCloseable {
             try {
                 if (tlsCertificate != null) {
                     fixture.writeTlsConfig(tlsCertificate, tlsKey);
+                }
+                if (extraConfig != null) {
+                    Path extra = directory.resolve("extra.conf");
+                    Files.writeString(extra, extraConfig, StandardCharsets.UTF_8);
+                    Files.setPosixFilePermissions(extra, FILE_0644);
                 }
                 for (Map.Entry<String, String> user : users.entrySet()) {
                     fixture.addUser(user.getKey(), user.getValue());
