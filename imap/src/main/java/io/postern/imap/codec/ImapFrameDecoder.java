@@ -123,8 +123,9 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
     /**
      * Drops every byte read but not yet framed, and starts over with a new command. For
      * STARTTLS: whatever a client pipelined behind the command, before the TLS handshake, must
-     * not be taken as a command (the injection that RFC 9051 section 11.1 warns about). Frames
-     * already passed on from the same read are the session's to drop.
+     * not be taken as a command (the injection that RFC 9051 section 11.1 warns about). The
+     * decoder frames no command past the end of the one being handled, so nothing of what
+     * follows STARTTLS has been passed on.
      */
     public void discardBufferedInput() {
         ByteBuf buffered = internalBuffer();
@@ -213,7 +214,12 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
     @Override
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
         // Even with nothing left to read: a {0} literal accepted just before the end has yet to end.
-        decode(ctx, in, out);
+        // decode() stops after each command: go on while it makes progress.
+        int readable;
+        do {
+            readable = in.readableBytes();
+            decode(ctx, in, out);
+        } while (in.isReadable() && in.readableBytes() < readable);
         if (emptyChunkPending && state == State.LINE) {
             emptyChunkPending = false;
             out.add(new LiteralChunk(Unpooled.EMPTY_BUFFER, true));
@@ -270,8 +276,12 @@ public final class ImapFrameDecoder extends ByteToMessageDecoder {
         }
         out.add(new ImapLine(in.readRetainedSlice(lf - start + 1), wasFirst, literal));
         if (literal == null) {
+            // The end of a command (or response): this decode() call stops here, so that the
+            // session handles it before the next one is framed. After COMPRESS or STARTTLS the
+            // bytes behind it are compressed or belong to the handshake: framed as plain text in
+            // the same call, they would reach the session as commands.
             endCommand();
-            return true;
+            return false;
         }
         first = false;
         if (awaitSynchronizingLiterals && literal.synchronizing()) {
