@@ -26,8 +26,12 @@ import java.util.zip.Inflater;
  */
 public final class InflateHandler extends ChannelDuplexHandler {
 
-    /** Plain bytes passed on per read at most. */
-    static final int BUDGET = 256 * 1024;
+    /**
+     * Plain bytes passed on per read at most: what one plain socket read brings (Netty reads at
+     * most 64 KiB at a time). More would let one compressed read hold the event loop, and every
+     * session on it, for as many pipelined commands as four plain reads.
+     */
+    static final int BUDGET = 64 * 1024;
     private static final int CHUNK = 16 * 1024;
     private static final byte[] NO_INPUT = new byte[0];
 
