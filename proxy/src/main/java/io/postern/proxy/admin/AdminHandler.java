@@ -306,7 +306,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         });
     }
 
-    private static void reply(ChannelHandlerContext ctx, AdminServer.Reply r) {
+    static void reply(ChannelHandlerContext ctx, AdminServer.Reply r) {
         send(ctx, response(r));
     }
 

@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +35,16 @@ public final class AdminServer implements AutoCloseable {
 
     /** The largest request body taken (the API needs none). */
     static final int MAX_REQUEST = 16 * 1024;
+
+    /**
+     * Admin connections at once; more are answered 503 and closed at once. A few scrapers and
+     * people need far fewer, and connections that idle until their request deadline cannot
+     * pile up: the process's file descriptors are the IMAP listeners' too.
+     */
+    public static final int MAX_CONNECTIONS = 64;
+
+    /** Seconds a connection may go without reading or writing once its request is in (a client that reads no answer). */
+    private static final int IDLE_SECONDS = 30;
 
     /**
      * An extra GET endpoint, such as {@code /metrics}: answers on the admin event loop, so it
@@ -62,6 +73,8 @@ public final class AdminServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final ExecutorService blocking;
     private final Map<String, Endpoint> endpoints = new ConcurrentHashMap<>();
+    /** Admin connections open now, not counting those refused. */
+    private final AtomicInteger open = new AtomicInteger();
     private volatile Channel channel;
 
     private AdminServer(EventLoopGroup group, ExecutorService blocking) {
@@ -95,11 +108,18 @@ public final class AdminServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
+                            if (!self.takePlace()) {
+                                // answered and closed at once: it holds no place
+                                ch.pipeline().addLast(new HttpServerCodec(), new RequestGuard.Refusal());
+                                return;
+                            }
                             ch.pipeline()
-                                    .addLast(new ReadTimeoutHandler(30))
+                                    .addLast(new ReadTimeoutHandler(IDLE_SECONDS))
                                     .addLast(new HttpServerCodec())
                                     .addLast(new HttpObjectAggregator(MAX_REQUEST))
+                                    .addLast(new RequestGuard(config.requestTimeout()))
                                     .addLast(new AdminHandler(server, self, expected));
+                            ch.closeFuture().addListener(f -> self.open.decrementAndGet());
                         }
                     });
             Channel ch = b.bind(config.bind().toResolved()).sync().channel();
@@ -125,6 +145,23 @@ public final class AdminServer implements AutoCloseable {
 
     ExecutorService blocking() {
         return blocking;
+    }
+
+    /** Counts a new connection, unless {@link #MAX_CONNECTIONS} are open. */
+    private boolean takePlace() {
+        int n;
+        do {
+            n = open.get();
+            if (n >= MAX_CONNECTIONS) {
+                return false;
+            }
+        } while (!open.compareAndSet(n, n + 1));
+        return true;
+    }
+
+    /** Admin connections open now. */
+    public int openConnections() {
+        return open.get();
     }
 
     public InetSocketAddress address() {

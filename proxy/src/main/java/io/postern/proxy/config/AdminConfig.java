@@ -3,6 +3,7 @@ package io.postern.proxy.config;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Set;
 
 /**
@@ -14,10 +15,12 @@ import java.util.Set;
  *
  * @param bind the address to listen on
  * @param tokenFile a file whose first line is the bearer token, or {@code null}
+ * @param requestTimeout how long a connection may take to send its whole request (a deadline:
+ *     trickling bytes does not extend it)
  */
-public record AdminConfig(HostPort bind, Path tokenFile) {
+public record AdminConfig(HostPort bind, Path tokenFile, Duration requestTimeout) {
 
-    static final Set<String> KEYS = Set.of("bind", "token_file");
+    static final Set<String> KEYS = Set.of("bind", "token_file", "request_timeout");
 
     public boolean requiresToken() {
         return tokenFile != null;
@@ -39,7 +42,9 @@ public record AdminConfig(HostPort bind, Path tokenFile) {
                 throw n.get("token_file").error("cannot read file " + tokenFile + ": " + e.getMessage());
             }
         }
-        return new AdminConfig(bind, tokenFile);
+        Duration requestTimeout = n.get("request_timeout")
+                .duration(Duration.ofSeconds(10), Duration.ofMillis(100));
+        return new AdminConfig(bind, tokenFile, requestTimeout);
     }
 
     /** The token: the first line of the file, without surrounding white space. */
