@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetric;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.util.ResourceLeakDetector;
 import io.postern.proxy.server.PosternServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -136,6 +137,16 @@ final class AttackWatch implements AutoCloseable {
         watch.sampler.start();
         watch.pinger.start();
         return watch;
+    }
+
+    /**
+     * Paranoid leak tracking (the test JVM's setting) records a stack trace for every buffer and
+     * makes Postern some ten times slower: for the tests that are about volume, sampling will do.
+     */
+    static AutoCloseable simpleLeakDetection() {
+        ResourceLeakDetector.Level level = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.SIMPLE);
+        return () -> ResourceLeakDetector.setLevel(level);
     }
 
     private static long used() {

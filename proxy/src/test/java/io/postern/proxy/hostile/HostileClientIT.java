@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.ServerSetup;
-import io.netty.util.ResourceLeakDetector;
 import io.postern.proxy.server.PosternServer;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -142,16 +141,6 @@ class HostileClientIT {
 
     private static List<String> carolsFolders() throws IOException {
         return HostileSetup.folders("127.0.0.1", greenMail.getImap().getPort(), "carol", "pw");
-    }
-
-    /**
-     * Paranoid leak tracking (the test JVM's setting) records a stack trace for every buffer and
-     * makes Postern some ten times slower: for the tests that are about volume, sampling will do.
-     */
-    private static AutoCloseable simpleLeakDetection() {
-        ResourceLeakDetector.Level level = ResourceLeakDetector.getLevel();
-        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.SIMPLE);
-        return () -> ResourceLeakDetector.setLevel(level);
     }
 
     /** Lets what a failed test left queued drain, so that it is not charged to the next test. */
@@ -546,7 +535,7 @@ class HostileClientIT {
     @Test
     void twoThousandSilentConnectionsAreClosedByThePreLoginTimeout() throws Exception {
         List<HostileSocket> sockets = new ArrayList<>();
-        try (AutoCloseable leakLevel = simpleLeakDetection()) {
+        try (AutoCloseable leakLevel = AttackWatch.simpleLeakDetection()) {
             during("2000 silent connections", () -> {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < 2000; i++) {
@@ -607,7 +596,7 @@ class HostileClientIT {
     private static void pipelinedWithoutReading(String attack, PosternServer server, String login, String command,
             Duration timeout, List<String> answer) throws Exception {
         // at the test JVM's paranoid level the kernel's socket buffers would hide how fast answers pile up
-        try (AutoCloseable leakLevel = simpleLeakDetection()) {
+        try (AutoCloseable leakLevel = AttackWatch.simpleLeakDetection()) {
             AttackWatch.during(attack, server, "watcher", "pw", () -> {
                 try (HostileSocket s = HostileSocket.greetedNonReader(server.address("imap"))) {
                     if (login != null) {

@@ -2,6 +2,7 @@ package io.postern.proxy.hostile;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -14,6 +15,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.zip.Deflater;
+import java.util.zip.DeflaterOutputStream;
+import java.util.zip.Inflater;
+import java.util.zip.InflaterInputStream;
 
 /**
  * The attacker's end of a connection: writes exactly the bytes it is given (a {@code String} is
@@ -23,8 +28,10 @@ import java.util.List;
 final class HostileSocket implements AutoCloseable {
 
     private final Socket socket;
-    private final InputStream in;
-    private final OutputStream out;
+    private InputStream in;
+    private OutputStream out;
+    /** The connection's own streams, under the compression once {@link #compress()} was called. */
+    private final OutputStream rawOut;
 
     private HostileSocket(Socket socket) throws IOException {
         this.socket = socket;
@@ -32,6 +39,7 @@ final class HostileSocket implements AutoCloseable {
         socket.setTcpNoDelay(true);
         this.in = new BufferedInputStream(socket.getInputStream());
         this.out = socket.getOutputStream();
+        this.rawOut = out;
     }
 
     static HostileSocket connect(InetSocketAddress to) throws IOException {
@@ -86,6 +94,40 @@ final class HostileSocket implements AutoCloseable {
         return latin1.getBytes(StandardCharsets.ISO_8859_1);
     }
 
+    /**
+     * From now on, as after {@code COMPRESS DEFLATE} (RFC 4978): what is sent is deflated (raw
+     * deflate, a sync flush after each send), what is read is inflated. {@link #sendRaw} still
+     * writes bytes as they are, for streams that are not deflate.
+     */
+    void compress() {
+        in = new InflaterInputStream(in, new Inflater(true), 512);
+        out = new DeflaterOutputStream(rawOut, new Deflater(6, true), 512, true);
+    }
+
+    /** The bytes {@code plain} deflates to with a sync flush at the end: what {@link #send} writes after {@link #compress()}. */
+    static byte[] deflated(byte[] plain) {
+        Deflater deflater = new Deflater(6, true);
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            deflater.setInput(plain);
+            byte[] buf = new byte[64 * 1024];
+            int n;
+            do {
+                n = deflater.deflate(buf, 0, buf.length, Deflater.SYNC_FLUSH);
+                out.write(buf, 0, n);
+            } while (n == buf.length || !deflater.needsInput());
+            return out.toByteArray();
+        } finally {
+            deflater.end();
+        }
+    }
+
+    /** Writes {@code data} as it is, also after {@link #compress()}. */
+    void sendRaw(byte[] data) throws IOException {
+        rawOut.write(data);
+        rawOut.flush();
+    }
+
     void timeout(Duration d) throws IOException {
         socket.setSoTimeout((int) d.toMillis());
     }
@@ -134,8 +176,8 @@ final class HostileSocket implements AutoCloseable {
             int b;
             try {
                 b = in.read();
-            } catch (SocketException e) {
-                b = -1; // reset by the server: closed as well
+            } catch (SocketException | EOFException e) {
+                b = -1; // reset by the server, or the end of a compressed stream that had no final block: closed as well
             }
             if (b < 0) {
                 return line.size() == 0 ? null : line.toString(StandardCharsets.UTF_8);
