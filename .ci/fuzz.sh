@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (Jazzer) of the IMAP frame decoder, the head and argument parsers, the
-# modified UTF-7 codec, SASL decoding, the inbound PROXY protocol path and the MIME parser.
+# modified UTF-7 codec, SASL decoding, the inbound PROXY protocol path, the MIME parser and the
+# inflate path of COMPRESS=DEFLATE.
 # `mvn verify` only replays each target's committed inputs; this script looks for new ones: every
-# @FuzzTest target fuzzes for FUZZ_SECONDS (default 7: about 70 s of fuzzing for the ten targets,
+# @FuzzTest target fuzzes for FUZZ_SECONDS (default 5: about 55 s of fuzzing for the eleven targets,
 # plus some 10 to 15 s of Maven and JVM start-up per target, far more on a loaded machine).
 #
 #   .ci/fuzz.sh                                  all targets
@@ -15,7 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-seconds=${FUZZ_SECONDS:-7}
+seconds=${FUZZ_SECONDS:-5}
 # module, target (TestClass#method) and, where Jazzer's default (the io.postern classes) is not
 # enough, the classes to instrument for coverage; every @FuzzTest of the repository is listed here
 all_targets=(
@@ -29,6 +30,7 @@ all_targets=(
   "proxy SaslFuzzTest#plain"
   "proxy ProxyProtocolFuzzTest#header io.postern.**,io.netty.handler.codec.haproxy.**"
   "policies MimeParserFuzzTest#parse"
+  "proxy InflateFuzzTest#inflate"
 )
 
 declared=$(grep -rhE --include='*.java' '^[[:space:]]*@FuzzTest' imap/src/test proxy/src/test policies/src/test | wc -l)

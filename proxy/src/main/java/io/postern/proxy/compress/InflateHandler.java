@@ -33,6 +33,8 @@ public final class InflateHandler extends ChannelDuplexHandler {
      */
     static final int BUDGET = 64 * 1024;
     private static final int CHUNK = 16 * 1024;
+    /** Plain bytes passed on at most when the peer closes with input left. */
+    static final int MAX_AT_CLOSE = 64 * BUDGET;
     private static final byte[] NO_INPUT = new byte[0];
 
     private final Inflater inflater = new Inflater(true);
@@ -135,6 +137,27 @@ public final class InflateHandler extends ChannelDuplexHandler {
         failed = true;
         releaseInput();
         ctx.fireExceptionCaught(new DecoderException("COMPRESS=DEFLATE: " + e.getMessage(), e));
+    }
+
+    /**
+     * The peer closed: what it sent before is passed on first, as the frame decoder behind passes
+     * on what it holds before the close (a backend that answers a pipelined FETCH and LOGOUT and
+     * closes has sent the whole FETCH). Bounded by {@link #MAX_AT_CLOSE}: a stream that inflates
+     * further is cut there.
+     */
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (input != null && !failed) {
+            int passed = 0;
+            while (input != null && !failed && passed < MAX_AT_CLOSE) {
+                long before = bytesOut;
+                inflate(ctx);
+                passed += (int) (bytesOut - before);
+            }
+            releaseInput();
+            ctx.fireChannelReadComplete();
+        }
+        super.channelInactive(ctx);
     }
 
     /** Serves a read from the left-over input first; the socket is read only when none is left. */

@@ -71,7 +71,7 @@ class CompressionHandlersTest {
         byte[] first = drainInbound(ch);
         assertThat(first.length).isEqualTo(InflateHandler.BUDGET);
         long total = first.length;
-        for (int i = 0; i < 200 && total < plain.length; i++) {
+        for (int i = 0; i < 1000 && total < plain.length; i++) {
             ch.read();
             ch.runPendingTasks();
             byte[] more = drainInbound(ch);
