@@ -24,7 +24,8 @@ import java.util.zip.Inflater;
  * fuzzes: see {@code .ci/fuzz.sh}).
  *
  * <p>Input: byte 0 chooses a split point, the rest is what the client sends after the OK. It is
- * fed in one read, in two reads split at that point, and in reads of 7 bytes; after each read the
+ * fed in one read, in two reads split at that point, and in small reads (7 bytes, or a sixteenth
+ * of the input when that is more; inputs stop at 2 KiB); after each read the
  * channel asks for more reads (as the session does) until nothing more comes out. And once in one
  * read after which the peer closes: what the handler still holds is passed on at the close, up
  * to {@link InflateHandler#MAX_AT_CLOSE}, and must be the start of what the others passed on.
@@ -46,7 +47,7 @@ import java.util.zip.Inflater;
  */
 class InflateFuzzTest {
 
-    /** Bounds the plain bytes looked at: 7000 bytes of input inflate to some 7.2 MB at most. */
+    /** Bounds the plain bytes looked at: 2 KiB of input inflate to some 2 MB at most. */
     private static final int MAX_PLAIN = 8 << 20;
     private static final int CHUNK = 16 * 1024;
 
@@ -54,31 +55,32 @@ class InflateFuzzTest {
     void inflate(byte[] input) {
         int h = input.length == 0 ? 0 : input[0] & 0xff;
         byte[] stream = input.length > 1 ? Arrays.copyOfRange(input, 1, input.length) : new byte[0];
-        if (stream.length > 7000) {
-            return; // it could inflate past MAX_PLAIN, where the runs stop looking
+        if (stream.length > 2048) {
+            return; // some 2 MB of plain bytes at most, well under MAX_PLAIN, where the runs stop looking
         }
         int split = stream.length == 0 ? 0 : h % (stream.length + 1);
         Run whole = run(stream, new int[] {stream.length}, true);
         Run halves = run(stream, new int[] {split, stream.length - split}, true);
-        int[] sevens = new int[(stream.length + 6) / 7];
-        Arrays.fill(sevens, 7);
-        if (sevens.length > 0) {
-            sevens[sevens.length - 1] = stream.length - 7 * (sevens.length - 1);
+        int step = Math.max(7, stream.length / 16);
+        int[] steps = new int[(stream.length + step - 1) / step];
+        Arrays.fill(steps, step);
+        if (steps.length > 0) {
+            steps[steps.length - 1] = stream.length - step * (steps.length - 1);
         }
-        Run small = run(stream, sevens, true);
+        Run small = run(stream, steps, true);
         // the peer closes right after its one read: what is passed on is bounded, and what the others saw
         Run closed = run(stream, new int[] {stream.length}, false);
         expect(closed.plain.length <= whole.plain.length
                         && Arrays.equals(closed.plain, Arrays.copyOf(whole.plain, closed.plain.length)),
                 "closed at once, " + closed.plain.length + " plain bytes that are not the start of the others'");
         expect(whole.refused == halves.refused && whole.refused == small.refused,
-                "refused in one read " + whole.refused + ", in two " + halves.refused + ", in 7-byte reads " + small.refused);
+                "refused in one read " + whole.refused + ", in two " + halves.refused + ", in small reads " + small.refused);
         if (!whole.refused) {
             byte[] reference = reference(stream);
             expect(Arrays.equals(whole.plain, reference), "one read passed on " + whole.plain.length
                     + " plain bytes, Inflater makes " + reference.length);
             expect(Arrays.equals(halves.plain, reference), "two reads passed on other plain bytes");
-            expect(Arrays.equals(small.plain, reference), "7-byte reads passed on other plain bytes");
+            expect(Arrays.equals(small.plain, reference), "small reads passed on other plain bytes");
         }
     }
 

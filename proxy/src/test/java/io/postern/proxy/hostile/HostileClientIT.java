@@ -510,18 +510,7 @@ class HostileClientIT {
         during("slowloris before login", () -> {
             long t0 = System.nanoTime();
             try (HostileSocket s = HostileSocket.greeted(address())) {
-                Thread trickle = new Thread(() -> {
-                    for (byte b : bytes("a1 LOGIN carol pw" + "x".repeat(1000))) {
-                        try {
-                            s.send(new byte[] {b});
-                            Thread.sleep(400);
-                        } catch (IOException | InterruptedException e) {
-                            return;
-                        }
-                    }
-                }, "slowloris");
-                trickle.setDaemon(true);
-                trickle.start();
+                Thread trickle = s.trickle(bytes("a1 LOGIN carol pw" + "x".repeat(1000)), 400);
                 List<String> lines = s.linesUntilClosed(PRE_AUTH.plusSeconds(2));
                 long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
                 trickle.interrupt();

@@ -142,6 +142,26 @@ final class HostileSocket implements AutoCloseable {
     }
 
     /**
+     * Sends {@code data} one byte every {@code millis} on a daemon thread of its own (a slowloris),
+     * until all is sent, the thread is interrupted or the server hangs up; returns the thread.
+     */
+    Thread trickle(byte[] data, long millis) {
+        Thread t = new Thread(() -> {
+            for (byte b : data) {
+                try {
+                    send(new byte[] {b});
+                    Thread.sleep(millis);
+                } catch (IOException | InterruptedException e) {
+                    return;
+                }
+            }
+        }, "slowloris");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /**
      * Sends as much of {@code data} as the server takes before it hangs up, and returns how many
      * bytes that was (the socket's buffers count as taken). For floods that the server is
      * expected to cut short.

@@ -411,19 +411,8 @@ class HostileSurfacesIT {
         during("admin: slowloris", () -> {
             long t0 = System.nanoTime();
             try (HostileSocket s = HostileSocket.connect(admin())) {
-                Thread trickle = new Thread(() -> {
-                    for (byte b : bytes("GET /sessions HTTP/1.1\r\nAuthorization: Bearer " + TOKEN + "\r\nX-Slow: "
-                            + "s".repeat(1000))) {
-                        try {
-                            s.send(new byte[] {b});
-                            Thread.sleep(200);
-                        } catch (IOException | InterruptedException e) {
-                            return;
-                        }
-                    }
-                }, "admin-slowloris");
-                trickle.setDaemon(true);
-                trickle.start();
+                Thread trickle = s.trickle(bytes("GET /sessions HTTP/1.1\r\nAuthorization: Bearer " + TOKEN + "\r\nX-Slow: "
+                        + "s".repeat(1000)), 200);
                 List<String> lines = s.linesUntilClosed(REQUEST_TIMEOUT.plusSeconds(4));
                 long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
                 trickle.interrupt();
