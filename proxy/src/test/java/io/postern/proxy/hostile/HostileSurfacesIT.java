@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
 class HostileSurfacesIT {
 
     private static final String TOKEN = "hostile-admin-t0ken";
-    private static final Duration IDLE = Duration.ofMillis(1500);
+    /** Long enough for Dovecot to take a 48 MiB APPEND on a busy machine: Postern reads nothing meanwhile. */
+    private static final Duration IDLE = Duration.ofSeconds(5);
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(1);
     private static final String IDLE_BYE = "* BYE Autologout; idle for too long.";
 
@@ -61,7 +62,7 @@ class HostileSurfacesIT {
         postern = HostileSetup.postern("127.0.0.1", tap.port(), """
                 timeouts:
                   pre_auth: 5s
-                  idle: 1500ms
+                  idle: 5s
                 limits:
                   max_line_length: 4096
                 policies:
@@ -168,7 +169,7 @@ class HostileSurfacesIT {
      * APPEND of 48 MiB (some 48 KiB deflated) that goes to Dovecot as fast as Dovecot takes it;
      * and 1 MiB of lines Postern answers itself, whose answers the client does not read. Postern
      * inflates at most 64 KiB a read, so its memory stays bounded in all three. The bombs are
-     * made before login (that takes longer than the 1.5 s idle timeout on a busy machine) and
+     * made before login (that takes longer than the idle timeout on a busy machine) and
      * deflated as they are sent, by the client's own deflater: a stream of their own, inserted in
      * the connection's, would make the client's later back-references point into them.
      */
