@@ -212,13 +212,16 @@ public final class DovecotFixture implements AutoCloseable {
         private boolean keepDirectory;
         private Path tlsCertificate;
         private Path tlsKey;
-        private String extraConfig;
         private final Map<String, String> users = new LinkedHashMap<>();
         private final List<String> settings = new java.util.ArrayList<>();
 
         private Builder() {}
 
-        /** A line of Dovecot configuration added at the end ({@code imap_capability = IMAP4rev1 IDLE}). */
+        /**
+         * A line of Dovecot configuration added at the end ({@code imap_capability = IMAP4rev1 IDLE}),
+         * or several: a later value of a setting wins, and a {@code service NAME { ... }} block
+         * named again is merged with the template's.
+         */
         public Builder setting(String line) {
             settings.add(line);
             return this;
@@ -267,17 +270,6 @@ public final class DovecotFixture implements AutoCloseable {
         }
 
         /**
-         * Dovecot settings added after the template's (in {@code extra.conf}, included last): a
-         * setting given here overrides the template's, and a {@code service NAME { ... }} block is
-         * merged with the template's block of that name. For tests that need a Dovecot tuned for
-         * load, such as the soak.
-         */
-        public Builder extraConfig(String dovecotSettings) {
-            this.extraConfig = dovecotSettings;
-            return this;
-        }
-
-        /**
          * Turns TLS on ({@code ssl = yes}, at least TLS 1.2) with a server certificate and its key:
          * the plain port then offers STARTTLS and {@link DovecotFixture#tlsPort()} serves implicit
          * TLS. Both files are copied into the fixture's directory at {@link #start()}.
@@ -308,11 +300,6 @@ public final class DovecotFixture implements AutoCloseable {
             try {
                 if (tlsCertificate != null) {
                     fixture.writeTlsConfig(tlsCertificate, tlsKey);
-                }
-                if (extraConfig != null) {
-                    Path extra = directory.resolve("extra.conf");
-                    Files.writeString(extra, extraConfig, StandardCharsets.UTF_8);
-                    Files.setPosixFilePermissions(extra, FILE_0644);
                 }
                 for (Map.Entry<String, String> user : users.entrySet()) {
                     fixture.addUser(user.getKey(), user.getValue());
