@@ -117,7 +117,9 @@ public final class InflateHandler extends ChannelDuplexHandler {
                 // LOGOUT; anything after it is not IMAP and is dropped
                 ended = true;
                 releaseInput();
-            } else if (inflater.needsInput()) {
+            } else if (inflater.needsInput() && n < CHUNK) {
+                // all input taken and all output out; with the buffer full, zlib may still hold
+                // output of what it took (a match across the buffer's end): the next call gets it
                 inflater.setInput(NO_INPUT);
                 input.release();
                 input = null;
@@ -173,7 +175,12 @@ public final class InflateHandler extends ChannelDuplexHandler {
                 ctx.read();
                 return;
             }
+            long before = bytesOut;
             inflate(ctx);
+            if (bytesOut == before && input == null && !failed) {
+                ctx.read(); // the input held nothing more after all (see inflate): the socket then
+                return;
+            }
             ctx.fireChannelReadComplete();
         });
     }
