@@ -26,12 +26,19 @@ final class ExtensionSyntax {
     private static final Set<String> SEARCH_STRING_KEYS =
             Set.of("BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO", "KEYWORD", "UNKEYWORD");
 
+    /** The base commands whose arguments these extensions change. */
+    private static final Set<String> COMMANDS = Set.of("SELECT", "EXAMINE", "FETCH", "UID FETCH", "STORE",
+            "UID STORE", "SEARCH", "UID SEARCH", "STATUS", "LIST");
+
     private ExtensionSyntax() {}
 
     /** The extensions whose syntax {@code c} uses, in the order found; empty for plain base syntax. */
     static Set<String> used(Command c) {
-        Set<String> used = new LinkedHashSet<>();
         String name = c.name();
+        if (!COMMANDS.contains(name)) {
+            return Set.of(); // most commands: no copy of the arguments, no tokens
+        }
+        Set<String> used = new LinkedHashSet<>();
         List<Token> t = tokens(c.wire(), c.argumentsIndex());
         switch (name) {
             case "SELECT", "EXAMINE" -> {
