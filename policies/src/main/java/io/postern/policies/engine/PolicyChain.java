@@ -58,6 +58,13 @@ public final class PolicyChain {
     private final Set<String> untaggedKeywords = new HashSet<>();
     private final boolean deletedUids;
     private final List<io.postern.policies.ContentPolicy> content = new ArrayList<>();
+    /** Download verdicts by a key the session makes (see {@link #knownDownload}); {@code null} without content policies. */
+    private final com.github.benmanes.caffeine.cache.Cache<Object, io.postern.policies.ContentVerdict> downloads;
+
+    /** The most download verdicts one chain remembers. */
+    public static final int MAX_DOWNLOAD_VERDICTS = 10_000;
+    /** How long a download verdict is remembered. */
+    public static final java.time.Duration DOWNLOAD_VERDICT_TTL = java.time.Duration.ofHours(1);
 
     public PolicyChain(List<Policy> policies) {
         this.policies = List.copyOf(policies);
@@ -80,6 +87,25 @@ public final class PolicyChain {
             });
         }
         this.deletedUids = this.policies.stream().anyMatch(Policy::wantsDeletedUids);
+        this.downloads = content.isEmpty() ? null : com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
+                .maximumSize(MAX_DOWNLOAD_VERDICTS).expireAfterWrite(DOWNLOAD_VERDICT_TTL).build();
+    }
+
+    /**
+     * The verdict this chain's inspectors gave a downloaded message section before, or
+     * {@code null}. The key names the content exactly (the session uses user, backend, mailbox,
+     * UIDVALIDITY, UID and the fetched section), so a client reading a message in ranges has it
+     * scanned once. Thread-safe.
+     */
+    public io.postern.policies.ContentVerdict knownDownload(Object key) {
+        return downloads == null ? null : downloads.getIfPresent(key);
+    }
+
+    /** Remembers a download verdict; only a definite one (clean or blocked), never a failure to scan. */
+    public void rememberDownload(Object key, io.postern.policies.ContentVerdict verdict) {
+        if (downloads != null && (verdict.result().equals("clean") || verdict.result().equals("blocked"))) {
+            downloads.put(key, verdict);
+        }
     }
 
     /** Whether a policy wants {@link io.postern.policies.CommandCompletion#deletedUids} for EXPUNGE and CLOSE. */

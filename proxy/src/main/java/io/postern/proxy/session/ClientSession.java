@@ -180,6 +180,20 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     private final ArrayDeque<ImapFrame> backendHeld = new ArrayDeque<>();
     /** The response being relayed is an untagged FETCH: its body literals may be inspected. */
     private boolean fetchResponse;
+    /** That FETCH response's message sequence number, and its UID when it names it first (else -1). */
+    private long fetchNumber;
+    private long fetchUid = -1;
+    /** A FETCH of ranges of content made consistent with full fetches (see {@link PartialFetch}), or {@code null}. */
+    private PartialFetch partial;
+    /** The selected mailbox and its UIDVALIDITY, when Postern knows both: what names content for the download verdicts. */
+    private record Selected(String mailbox, long uidValidity) {}
+    private Selected selected;
+    /** A SELECT or EXAMINE running: its tag, its mailbox ({@code null} when not known), the UIDVALIDITY it reported. */
+    private String selectingTag;
+    private String selectingMailbox;
+    private long selectingValidity = -1;
+    /** What names one message section for the download verdicts. */
+    private record DownloadKey(String user, String backend, String mailbox, long uidValidity, long uid, String item) {}
 
     /** COMPRESS=DEFLATE on the client connection, once the client asked for it. */
     private Compression compression;
@@ -427,7 +441,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     private void readClientIfReady() {
         if (state == State.CLOSED || state == State.LOGGING_IN || state == State.STARTING_TLS
-                || decoder.awaitingLiteralDecision() || policies.pending() || uploadBusy()) {
+                || decoder.awaitingLiteralDecision() || policies.pending() || uploadBusy() || partial != null) {
             return;
         }
         if (byeAfterCommands != null && transmitting == null && !dropping) {
@@ -1007,7 +1021,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     /** Frames the client pipelined behind its LOGIN, handled now that the login is over. */
     private void releaseHeld() {
-        while (!held.isEmpty() && state != State.LOGGING_IN && state != State.CLOSED && !policies.pending() && !uploadBusy()) {
+        while (!held.isEmpty() && state != State.LOGGING_IN && state != State.CLOSED && !policies.pending() && !uploadBusy()
+                && partial == null) {
             clientFrame(held.poll());
         }
     }
@@ -1041,7 +1056,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             ReferenceCountUtil.release(frame); // nothing after LOGOUT reaches the backend
             return;
         }
-        if (policies.pending() || uploadBusy()) {
+        if (policies.pending() || uploadBusy() || partial != null) {
             held.add(frame); // a policy decides about an earlier command: this one waits its turn
             return;
         }
@@ -1119,6 +1134,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             policies.command(head, line); // forwards, answers or waits: see forward()
             return false;
         }
+        if (takesPartialFetch(head.tag(), head.name(), line, line.content())) {
+            return false;
+        }
+        noteSelect(head.tag(), head.name(), line);
         track(head.tag(), head.name(), line.last());
         if (scansUpload(head.name(), line)) {
             beginUpload(head.tag(), head.name(), line.content(), line.literal(),
@@ -1220,6 +1239,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             deletedUids = new ArrayList<>();
             backend.write(Unpooled.copiedBuffer(DELETED_SEARCH_TAG + " UID SEARCH DELETED\r\n", StandardCharsets.US_ASCII));
         }
+        if (takesPartialFetch(tag, name, original, firstLine)) {
+            return;
+        }
+        noteSelect(tag, name, original);
         track(tag, name, original.last());
         boolean scanned = scansUpload(name, original);
         boolean mailbox = scanned && firstLine == original.content() && original.first()
@@ -1371,6 +1394,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             l.release(); // Postern's own search: not the client's, not counted as the client's traffic
             return;
         }
+        if (partial != null && partial.phase() == PartialFetch.Phase.LOOKING_UP && frame instanceof ImapLine l
+                && l.first() && l.last() && lookupAnswer(l)) {
+            return; // Postern's own UID lookup
+        }
         policies.traffic(false, ((io.netty.buffer.ByteBufHolder) frame).content().readableBytes());
         if (download != null && download.collecting()) {
             download.take((LiteralChunk) frame); // a FETCH literal held for the content policies
@@ -1438,6 +1465,16 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             client.write(rewritten);
         } else {
             fetchResponse = head.isUntagged() && "FETCH".equals(head.keyword());
+            if (fetchResponse) {
+                fetchNumber = head.number();
+                fetchUid = PartialFetch.leadingUid(line.content());
+            }
+            if (head.isUntagged() && selectingTag != null && "UIDVALIDITY".equals(head.code())) {
+                selectingValidity = codeNumber(line.content(), head);
+            }
+            if (partial != null && head.isUntagged() && ("EXPUNGE".equals(head.keyword()) || "VANISHED".equals(head.keyword()))) {
+                partial.forgetNumbers();
+            }
             if (!startDownload(line)) {
                 client.write(line.content());
             }
@@ -1460,10 +1497,12 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
                 }
                 policies.completed(head.tag(), command.name(), head.keyword(), head.code(), codeText,
                         now - command.startNanos(), false, null, deleted);
+                selectionCompleted(head.tag(), command.name(), head.keyword());
             }
             if (head.tag().equals(idleTag)) {
                 idleTag = null;
             }
+            partialCompleted(head.tag());
             if (head.tag().equals(transmitting)) {
                 transmitting = null;
                 if (decoder.awaitingLiteralDecision()) {
@@ -1534,18 +1573,187 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         if (!fetchResponse || line.literal() == null || !policies.inspectsContent()) {
             return false;
         }
-        ScannedDownload.Kind kind = ScannedDownload.kind(line.content());
-        if (kind == ScannedDownload.Kind.NONE) {
+        ScannedDownload.Item item = ScannedDownload.item(line.content());
+        if (item == null || item.kind() == ScannedDownload.Kind.NONE) {
             return false;
         }
-        List<io.postern.policies.ContentInspector> inspectors = policies.inspectors(kind == ScannedDownload.Kind.MESSAGE
+        if (!line.first()) {
+            long leading = PartialFetch.leadingUid(line.content());
+            fetchUid = leading >= 0 ? leading : fetchUid;
+        }
+        PartialFetch.Range range = null;
+        Object key = null;
+        io.postern.policies.ContentVerdict known = null;
+        if (partial != null && partial.phase() == PartialFetch.Phase.RUNNING) {
+            key = downloadKey(partial.uidOf(fetchNumber, fetchUid), item.key());
+            known = key == null ? null : policies.knownDownload(key);
+            range = item.origin() < 0 ? partial.rangeFor(item.key()) : null;
+            if (range == null && item.origin() >= 0 && known != null) {
+                if (known.kind() == io.postern.policies.ContentVerdict.Kind.PASS) {
+                    return false; // a range of content scanned whole before and found clean: it streams
+                }
+                if (known.kind() == io.postern.policies.ContentVerdict.Kind.REPLACE) {
+                    known = null; // not expected (such a command is widened): checked as the range it is
+                    key = null;
+                }
+            }
+        } else if (item.origin() < 0) {
+            key = downloadKey(fetchUid >= 0 ? fetchUid : null, item.key()); // a full fetch's verdict serves later ranges
+        } else {
+            key = null;
+        }
+        List<io.postern.policies.ContentInspector> inspectors = policies.inspectors(item.kind() == ScannedDownload.Kind.MESSAGE
                 ? io.postern.policies.ContentDirection.DOWNLOAD
                 : io.postern.policies.ContentDirection.DOWNLOAD_SECTION);
         if (inspectors.isEmpty()) {
             return false;
         }
-        download = new ScannedDownload(this, client.eventLoop(), id, inspectors, line.content(), line.literal());
+        Object remembered = key;
+        download = new ScannedDownload(this, client.eventLoop(), id, inspectors, line.content(), line.literal(), known,
+                remembered == null || known != null ? null : v -> policies.rememberDownload(remembered, v),
+                range == null ? -1 : range.origin(), range == null ? 0 : range.count());
         return true;
+    }
+
+    /** The key of one message section's download verdict, or {@code null} when the message cannot be named. */
+    private Object downloadKey(Long uid, String item) {
+        if (uid == null || uid < 0 || selected == null) {
+            return null;
+        }
+        return new DownloadKey(user, backendName, selected.mailbox(), selected.uidValidity(), uid, item);
+    }
+
+    /**
+     * Takes a FETCH that asks for ranges of content when the session scans downloads (see
+     * {@link PartialFetch}): it waits until it can run alone, then Postern looks up the UIDs
+     * and sends it on. Returns {@code false} when it goes on as any other command. Takes
+     * {@code firstLine} when it returns {@code true} ({@code original} is released then too).
+     */
+    private boolean takesPartialFetch(String tag, String name, ImapLine original, ByteBuf firstLine) {
+        if (!PartialFetch.COMMANDS.contains(name) || !original.first() || !original.last() || !policies.inspectsContent()) {
+            return false;
+        }
+        List<io.postern.policies.ContentInspector> probe = policies.inspectors(io.postern.policies.ContentDirection.DOWNLOAD);
+        boolean scansDownloads = !probe.isEmpty();
+        ScannedUpload.closeAll(probe, id);
+        if (!scansDownloads) {
+            return false;
+        }
+        PartialFetch p = PartialFetch.parse(tag, name, firstLine, commandArrived);
+        if (p == null) {
+            return false;
+        }
+        if (firstLine != original.content()) {
+            original.release();
+        }
+        p.hold(firstLine);
+        partial = p;
+        if (running.isEmpty() && idleTag == null && deletedSearchFor == null) {
+            lookUp();
+        }
+        return true;
+    }
+
+    private void lookUp() {
+        backend.write(Unpooled.copiedBuffer(partial.lookupCommand(), StandardCharsets.US_ASCII));
+        backend.flush();
+    }
+
+    /** Takes a line of the answer to Postern's UID lookup; {@code false} for any other line. */
+    private boolean lookupAnswer(ImapLine l) {
+        ByteBuf c = l.content();
+        String text = c.toString(c.readerIndex(), CommandHead.textEnd(c) - c.readerIndex(), StandardCharsets.ISO_8859_1);
+        PartialFetch.LookupLine what = partial.lookupLine(text);
+        if (what == PartialFetch.LookupLine.OTHER) {
+            if (!text.equals(PartialFetch.withoutUid(text))) {
+                // the backend's news about a message merged into the lookup's answer: the news goes on, not the UID
+                l.release();
+                client.write(Unpooled.copiedBuffer(PartialFetch.withoutUid(text) + "\r\n", StandardCharsets.ISO_8859_1));
+                return true;
+            }
+            return false;
+        }
+        l.release();
+        if (what == PartialFetch.LookupLine.DONE) {
+            commandArrived = partial.arrivedNanos();
+            ByteBuf line = partial.send((uid, item) -> {
+                Object key = downloadKey(uid, item);
+                return key == null ? null : policies.knownDownload(key);
+            }, backend.alloc());
+            log.debug("[{}] {} {} of ranges {}", id, partial.tag(), partial.name(),
+                    partial.widened() ? "widened to whole sections" : "as sent: every verdict is known");
+            track(partial.tag(), partial.name(), true);
+            backend.write(line);
+            backend.flush();
+        }
+        return true;
+    }
+
+    /** A tagged completion: the partial fetch that waited for it may start, or the one that ran is over. */
+    private void partialCompleted(String tag) {
+        if (partial == null) {
+            return;
+        }
+        if (partial.phase() == PartialFetch.Phase.RUNNING && tag.equals(partial.tag())) {
+            partial = null;
+            client.eventLoop().execute(this::resumed); // after this response is written
+        } else if (partial.phase() == PartialFetch.Phase.WAITING && running.isEmpty() && idleTag == null
+                && deletedSearchFor == null) {
+            lookUp();
+        }
+    }
+
+    /** A SELECT or EXAMINE goes to the backend: what it selects is noted, and nothing is selected until it succeeds. */
+    private void noteSelect(String tag, String name, ImapLine line) {
+        if (!name.equals("SELECT") && !name.equals("EXAMINE")) {
+            return;
+        }
+        selected = null;
+        selectingTag = tag;
+        selectingValidity = -1;
+        selectingMailbox = line.first() && line.last() ? mailboxArgument(line.content()) : null;
+    }
+
+    private void selectionCompleted(String tag, String name, String status) {
+        if (tag.equals(selectingTag)) {
+            selected = "OK".equals(status) && selectingMailbox != null && selectingValidity >= 0
+                    ? new Selected(selectingMailbox, selectingValidity) : null;
+            selectingTag = null;
+        } else if ((name.equals("CLOSE") || name.equals("UNSELECT")) && "OK".equals(status)) {
+            selected = null;
+        }
+    }
+
+    /** The mailbox of a one-line SELECT or EXAMINE (an atom or a quoted string), or {@code null}. */
+    private static String mailboxArgument(ByteBuf line) {
+        CommandHead head;
+        try {
+            head = CommandHead.parse(line);
+        } catch (ImapParseException e) {
+            return null;
+        }
+        try {
+            ArgumentReader args = new ArgumentReader(ByteBufUtil.getBytes(line), head.argumentsIndex() - line.readerIndex());
+            byte[] name = args.astringBytes();
+            String mailbox = new String(name, StandardCharsets.UTF_8);
+            return mailbox.equalsIgnoreCase("INBOX") ? "INBOX" : mailbox;
+        } catch (ImapParseException | RuntimeException e) {
+            return null; // a literal name: not known
+        }
+    }
+
+    /** The number in a response code such as {@code [UIDVALIDITY 3857529045]}, or -1. */
+    private static long codeNumber(ByteBuf line, ResponseHead head) {
+        if (head.codeStart() < 0) {
+            return -1;
+        }
+        String code = line.toString(head.codeStart(), head.codeEnd() - head.codeStart(), StandardCharsets.US_ASCII);
+        int sp = code.indexOf(' ');
+        try {
+            return sp < 0 ? -1 : Long.parseLong(code.substring(sp + 1).trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     private boolean downloadBusy() {
@@ -1818,6 +2026,10 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         if (download != null) {
             download.close();
             download = null;
+        }
+        if (partial != null) {
+            partial.close();
+            partial = null;
         }
         ImapFrame waiting;
         while ((waiting = backendHeld.poll()) != null) {

@@ -289,6 +289,15 @@ final class PolicyGate {
         return chain.inspectors(session, direction);
     }
 
+    /** A download verdict remembered by the session's chain, or {@code null} (see {@link PolicyChain#knownDownload}). */
+    io.postern.policies.ContentVerdict knownDownload(Object key) {
+        return chain.knownDownload(key);
+    }
+
+    void rememberDownload(Object key, io.postern.policies.ContentVerdict verdict) {
+        chain.rememberDownload(key, verdict);
+    }
+
     /** The backend takes {@code {n+}} literals (LITERAL+, or LITERAL- up to 4096 bytes). */
     boolean backendLiteralPlus() {
         return backendLiteralPlus;

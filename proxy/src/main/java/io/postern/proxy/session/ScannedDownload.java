@@ -71,8 +71,30 @@ final class ScannedDownload {
         PART
     }
 
+    /**
+     * A FETCH item whose value is a literal: {@code name} in upper case ({@code BODY},
+     * {@code BINARY}, {@code RFC822}, {@code RFC822.TEXT}), its section in upper case
+     * ({@code null} for RFC822 items), its origin octet or -1.
+     */
+    record Item(String name, String section, long origin, Kind kind) {
+        /** The whole section's name in a FETCH response, RFC822 items as their BODY equivalents: {@code BODY[2]}. */
+        String key() {
+            return switch (name) {
+                case "RFC822" -> "BODY[]";
+                case "RFC822.TEXT" -> "BODY[TEXT]";
+                default -> name + "[" + section + "]";
+            };
+        }
+    }
+
     /** What the literal at the end of {@code line} (a FETCH response's line) holds. */
     static Kind kind(ByteBuf line) {
+        Item item = item(line);
+        return item == null ? Kind.NONE : item.kind();
+    }
+
+    /** The item whose literal ends {@code line}, or {@code null} when that is no body item. */
+    static Item item(ByteBuf line) {
         int end = CommandHead.textEnd(line);
         int brace = -1;
         for (int i = end - 1; i >= line.readerIndex(); i--) {
@@ -82,24 +104,31 @@ final class ScannedDownload {
             }
         }
         if (brace < 0) {
-            return Kind.NONE;
+            return null;
         }
         int from = Math.max(line.readerIndex(), brace - 512);
         String before = line.toString(from, brace - from, StandardCharsets.ISO_8859_1);
         Matcher m = ITEM.matcher(before);
         if (!m.find()) {
-            return Kind.NONE;
+            return null;
         }
         String name = m.group(1).toUpperCase(java.util.Locale.ROOT);
-        String section = m.group(2) == null ? "" : m.group(2).toUpperCase(java.util.Locale.ROOT);
+        String section = m.group(2) == null ? null : m.group(2).toUpperCase(java.util.Locale.ROOT);
         if (name.equals("BODY") && m.group(2) == null) {
-            return Kind.NONE; // BODY (a body structure), never a literal of its own
+            return null; // BODY (a body structure), never a literal of its own
         }
-        if (section.contains("HEADER") || section.endsWith("MIME")) {
-            return Kind.NONE; // headers are not scanned
+        long origin;
+        try {
+            origin = m.group(3) == null ? -1 : Long.parseLong(m.group(3));
+        } catch (NumberFormatException e) {
+            origin = Long.MAX_VALUE;
         }
-        boolean whole = section.isEmpty() && m.group(3) == null && !name.equals("RFC822.TEXT");
-        return whole ? Kind.MESSAGE : Kind.PART;
+        String s = section == null ? "" : section;
+        if (s.contains("HEADER") || s.endsWith("MIME")) {
+            return new Item(name, section, origin, Kind.NONE); // headers are not scanned
+        }
+        boolean whole = s.isEmpty() && origin < 0 && !name.equals("RFC822.TEXT");
+        return new Item(name, section, origin, whole ? Kind.MESSAGE : Kind.PART);
     }
 
     private enum Phase { COLLECTING, INSPECTING, WRITING, DONE }
@@ -119,12 +148,40 @@ final class ScannedDownload {
     private long position;
     private int nextReplacement;
     private boolean failed;
+    /** A verdict remembered for this content: the inspectors are not asked. */
+    private final ContentVerdict known;
+    /** Told the inspectors' verdict (to remember it), or {@code null}. */
+    private final java.util.function.Consumer<ContentVerdict> remember;
+    /** The range of the (maybe replaced) content the client gets: {@code [sliceFrom, sliceTo)} of it. */
+    private final long sliceOrigin;
+    private final long sliceCount;
+    private long sliceFrom;
+    private long sliceTo = Long.MAX_VALUE;
+    /** Bytes of the (maybe replaced) content passed while writing: written, or skipped before the range. */
+    private long out;
 
     /**
      * @param line the response line announcing the literal (owned from here on)
      */
     ScannedDownload(Host host, EventLoop loop, String sessionId, List<ContentInspector> inspectors, ByteBuf line,
             LiteralAnnouncement literal) {
+        this(host, loop, sessionId, inspectors, line, literal, null, null, -1, 0);
+    }
+
+    /**
+     * @param known a verdict remembered for this content, or {@code null} to ask the inspectors
+     * @param remember told the inspectors' verdict, or {@code null}
+     * @param sliceOrigin with {@code sliceCount}: the client asked for this range of the content
+     *     (the literal is the whole section: the range is cut out of what a full fetch would give,
+     *     and the item is named with its origin again, {@code BODY[]<origin>}); -1 for all of it
+     */
+    ScannedDownload(Host host, EventLoop loop, String sessionId, List<ContentInspector> inspectors, ByteBuf line,
+            LiteralAnnouncement literal, ContentVerdict known, java.util.function.Consumer<ContentVerdict> remember,
+            long sliceOrigin, long sliceCount) {
+        this.known = known;
+        this.remember = remember;
+        this.sliceOrigin = sliceOrigin;
+        this.sliceCount = sliceCount;
         this.host = host;
         this.loop = loop;
         this.sessionId = sessionId;
@@ -138,7 +195,21 @@ final class ScannedDownload {
         if (binary && marker > line.readerIndex() && line.getByte(marker - 1) == '~') {
             marker--;
         }
-        this.prefix = line.retainedSlice(line.readerIndex(), marker - line.readerIndex());
+        if (sliceOrigin < 0) {
+            this.prefix = line.retainedSlice(line.readerIndex(), marker - line.readerIndex());
+        } else {
+            // * 3 FETCH (BODY[] <here: <origin>> {25000000}
+            int bracket = marker - 1;
+            while (bracket > line.readerIndex() && line.getByte(bracket) != ']') {
+                bracket--;
+            }
+            int head = bracket + 1 - line.readerIndex();
+            String origin = "<" + sliceOrigin + ">";
+            this.prefix = line.alloc().buffer(marker - line.readerIndex() + origin.length());
+            prefix.writeBytes(line, line.readerIndex(), head);
+            prefix.writeCharSequence(origin, StandardCharsets.US_ASCII);
+            prefix.writeBytes(line, line.readerIndex() + head, marker - line.readerIndex() - head);
+        }
         line.release();
         ContentInspector first = this.inspectors.get(0);
         this.data = new SpillBuffer(first.memoryThreshold(), literal.size(), first.tempDirectory());
@@ -171,8 +242,10 @@ final class ScannedDownload {
                         failed = true;
                     }
                 }
-                for (ContentInspector i : inspectors) {
-                    i.onData(ByteBuffer.wrap(scratch, 0, n).asReadOnlyBuffer());
+                if (known == null) {
+                    for (ContentInspector i : inspectors) {
+                        i.onData(ByteBuffer.wrap(scratch, 0, n).asReadOnlyBuffer());
+                    }
                 }
             }
             if (chunk.last()) {
@@ -191,6 +264,19 @@ final class ScannedDownload {
         } catch (IOException e) {
             failed = true;
         }
+        if (known != null) {
+            closeInspectors();
+            loop.execute(() -> { // as after an inspection: the session goes on from its event loop, not from inside take()
+                if (phase != Phase.INSPECTING) {
+                    return;
+                }
+                verdict = failed ? ContentVerdict.refuse("failed_closed", "UNAVAILABLE", "the message could not be held") : known;
+                phase = Phase.WRITING;
+                writeHead();
+                write();
+            });
+            return;
+        }
         List<CompletableFuture<ContentVerdict>> each = new ArrayList<>();
         for (ContentInspector i : inspectors) {
             try {
@@ -206,6 +292,9 @@ final class ScannedDownload {
             closeInspectors();
             verdict = combine(each, error);
             host.scanned(verdict, System.nanoTime() - endNanos);
+            if (remember != null && !failed && error == null) {
+                remember.accept(verdict);
+            }
             if (failed) {
                 verdict = ContentVerdict.refuse("failed_closed", "UNAVAILABLE", "the message could not be held for scanning");
             }
@@ -250,12 +339,20 @@ final class ScannedDownload {
             for (ContentVerdict.Replacement r : verdict.replacements()) {
                 size += r.bytes().length - (Math.min(r.end(), data.size()) - Math.min(r.start(), data.size()));
             }
+            if (sliceOrigin >= 0) {
+                sliceFrom = Math.min(sliceOrigin, size);
+                sliceTo = Math.min(sliceCount > Long.MAX_VALUE - sliceOrigin ? Long.MAX_VALUE : sliceOrigin + sliceCount, size);
+                size = sliceTo - sliceFrom;
+            }
             head.writeCharSequence((binary ? "~{" : "{") + size + "}\r\n", StandardCharsets.US_ASCII);
         }
         client.write(head);
     }
 
-    /** Writes the literal (replaced where the verdict says) as far as the client takes it now. */
+    /**
+     * Writes the literal (replaced where the verdict says, cut to the range the client asked) as
+     * far as the client takes it now.
+     */
     private void write() {
         Channel client = host.client();
         if (verdict.kind() != ContentVerdict.Kind.REFUSE) {
@@ -264,14 +361,14 @@ final class ScannedDownload {
                 if (reading == null) {
                     reading = data.open();
                 }
-                while (position < data.size()) {
+                while (position < data.size() && out < sliceTo) {
                     if (!client.isWritable()) {
                         client.flush();
                         return; // clientWritable() goes on
                     }
                     ContentVerdict.Replacement r = nextReplacement < rs.size() ? rs.get(nextReplacement) : null;
                     if (r != null && position >= r.start()) {
-                        client.write(client.alloc().buffer(r.bytes().length).writeBytes(r.bytes()));
+                        writeWithin(client, r.bytes());
                         long skip = Math.min(r.end(), data.size()) - position;
                         reading.skipNBytes(skip);
                         position += skip;
@@ -279,7 +376,15 @@ final class ScannedDownload {
                         continue;
                     }
                     long until = r != null ? r.start() : data.size();
-                    int n = (int) Math.min(WRITE_CHUNK, until - position);
+                    if (out < sliceFrom) {
+                        // before the client's range: passed over, not read
+                        long skip = Math.min(until - position, sliceFrom - out);
+                        reading.skipNBytes(skip);
+                        position += skip;
+                        out += skip;
+                        continue;
+                    }
+                    int n = (int) Math.min(WRITE_CHUNK, Math.min(until - position, sliceTo - out));
                     ByteBuf buf = client.alloc().buffer(n);
                     int read = buf.writeBytes(reading, n);
                     if (read <= 0) {
@@ -287,12 +392,12 @@ final class ScannedDownload {
                         throw new IOException("a held literal ended " + (data.size() - position) + " bytes early");
                     }
                     position += read;
+                    out += read;
                     client.write(buf);
                 }
-                while (nextReplacement < rs.size()) {
+                while (nextReplacement < rs.size() && out < sliceTo) {
                     // a part that ended at the very end of the message
-                    ContentVerdict.Replacement r = rs.get(nextReplacement++);
-                    client.write(client.alloc().buffer(r.bytes().length).writeBytes(r.bytes()));
+                    writeWithin(client, rs.get(nextReplacement++).bytes());
                 }
             } catch (IOException e) {
                 log.warn("[{}] a held FETCH literal could not be read back: {}", sessionId, e.toString());
@@ -305,6 +410,16 @@ final class ScannedDownload {
         phase = Phase.DONE;
         release();
         host.downloadWritten(this);
+    }
+
+    /** Writes what of a replacement falls into the client's range. */
+    private void writeWithin(Channel client, byte[] bytes) {
+        int from = (int) Math.max(0, Math.min(bytes.length, sliceFrom - out));
+        int to = (int) Math.max(0, Math.min(bytes.length, sliceTo - out));
+        if (to > from) {
+            client.write(client.alloc().buffer(to - from).writeBytes(bytes, from, to - from));
+        }
+        out += bytes.length;
     }
 
     /** The client can take writes again. */
