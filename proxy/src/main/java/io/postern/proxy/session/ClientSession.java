@@ -1465,7 +1465,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             client.write(rewritten);
         } else {
             fetchResponse = head.isUntagged() && "FETCH".equals(head.keyword());
-            if (fetchResponse) {
+            if (fetchResponse && policies.inspectsContent()) {
                 fetchNumber = head.number();
                 fetchUid = PartialFetch.leadingUid(line.content());
             }
