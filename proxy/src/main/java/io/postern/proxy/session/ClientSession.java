@@ -1611,7 +1611,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         Object remembered = key;
         download = new ScannedDownload(this, client.eventLoop(), id, inspectors, line.content(), line.literal(), known,
                 remembered == null || known != null ? null : v -> policies.rememberDownload(remembered, v),
-                range == null ? -1 : range.origin(), range == null ? 0 : range.count());
+                range == null ? -1 : range.origin(), range == null ? 0 : range.count(), SpillIo.serial());
         return true;
     }
 
@@ -1756,8 +1756,16 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
     }
 
+    /** A held FETCH literal waits for its verdict or its writing, or for its file work to catch up: the backend is not read. */
     private boolean downloadBusy() {
-        return download != null && download.busy();
+        return download != null && (download.busy() || download.backlogged());
+    }
+
+    @Override
+    public void downloadDrained(ScannedDownload d) {
+        if (download == d && state == State.RELAY && client.isWritable() && !downloadBusy()) {
+            backend.read();
+        }
     }
 
     @Override

@@ -59,6 +59,9 @@ final class ScannedDownload {
 
         /** The verdict was carried out and the held response written: the session goes on with the backend. */
         void downloadWritten(ScannedDownload download);
+
+        /** The literal's bytes handed to the file work fell below {@link SpillIo#MAX_QUEUED}: the backend may be read again. */
+        void downloadDrained(ScannedDownload download);
     }
 
     /** What a literal holds, as far as scanning goes. */
@@ -141,6 +144,14 @@ final class ScannedDownload {
     private final boolean binary;
     private final SpillBuffer data;
     private final byte[] scratch = new byte[8192];
+    /** The file work of this literal, off the event loop: {@link #data}, the inspectors, reading back. */
+    private final java.util.concurrent.Executor io;
+    /** Bytes handed to {@link #io} and not yet taken (event loop). */
+    private long queued;
+    /** A piece of the literal read back by {@link #io}, waiting for the client to take writes (event loop). */
+    private ByteBuf ready;
+    private boolean readyIsLast;
+    private boolean producing;
     private Phase phase = Phase.COLLECTING;
     private ContentVerdict verdict;
     private InputStream reading;
@@ -165,7 +176,7 @@ final class ScannedDownload {
      */
     ScannedDownload(Host host, EventLoop loop, String sessionId, List<ContentInspector> inspectors, ByteBuf line,
             LiteralAnnouncement literal) {
-        this(host, loop, sessionId, inspectors, line, literal, null, null, -1, 0);
+        this(host, loop, sessionId, inspectors, line, literal, null, null, -1, 0, SpillIo.serial());
     }
 
     /**
@@ -174,10 +185,12 @@ final class ScannedDownload {
      * @param sliceOrigin with {@code sliceCount}: the client asked for this range of the content
      *     (the literal is the whole section: the range is cut out of what a full fetch would give,
      *     and the item is named with its origin again, {@code BODY[]<origin>}); -1 for all of it
+     * @param io where the file work runs, in order ({@link SpillIo#serial()})
      */
     ScannedDownload(Host host, EventLoop loop, String sessionId, List<ContentInspector> inspectors, ByteBuf line,
             LiteralAnnouncement literal, ContentVerdict known, java.util.function.Consumer<ContentVerdict> remember,
-            long sliceOrigin, long sliceCount) {
+            long sliceOrigin, long sliceCount, java.util.concurrent.Executor io) {
+        this.io = io;
         this.known = known;
         this.remember = remember;
         this.sliceOrigin = sliceOrigin;
@@ -224,56 +237,79 @@ final class ScannedDownload {
         return phase == Phase.INSPECTING || phase == Phase.WRITING;
     }
 
-    /** A chunk of the literal. */
+    /** So much of the literal waits for the file work that the backend is not read for now. */
+    boolean backlogged() {
+        return queued >= SpillIo.MAX_QUEUED;
+    }
+
+    /** A chunk of the literal: held and fed to the inspectors by {@link #io}, in order. */
     void take(LiteralChunk chunk) {
-        try {
-            ByteBuf b = chunk.content();
-            int at = b.readerIndex();
-            int end = b.writerIndex();
-            while (at < end) {
-                int n = Math.min(scratch.length, end - at);
-                b.getBytes(at, scratch, 0, n);
-                at += n;
-                if (!failed) {
-                    try {
-                        data.write(scratch, 0, n);
-                    } catch (IOException e) {
-                        log.warn("[{}] a fetched message could not be held: {}", sessionId, e.toString());
-                        failed = true;
-                    }
-                }
-                if (known == null) {
-                    for (ContentInspector i : inspectors) {
-                        i.onData(ByteBuffer.wrap(scratch, 0, n).asReadOnlyBuffer());
-                    }
-                }
+        int n = chunk.content().readableBytes();
+        boolean last = chunk.last();
+        queued += n;
+        if (last) {
+            phase = Phase.INSPECTING; // later backend frames wait for the verdict
+        }
+        io.execute(() -> {
+            try {
+                absorb(chunk.content());
+            } finally {
+                chunk.release();
             }
-            if (chunk.last()) {
+            if (last) {
                 inspect();
             }
-        } finally {
-            chunk.release();
+            loop.execute(() -> {
+                boolean wasBacklogged = backlogged();
+                queued -= n;
+                if (wasBacklogged && !backlogged() && phase == Phase.COLLECTING) {
+                    host.downloadDrained(this);
+                }
+            });
+        });
+    }
+
+    /** On {@link #io}: writes a chunk to {@link #data} and feeds it to the inspectors. */
+    private void absorb(ByteBuf b) {
+        int at = b.readerIndex();
+        int end = b.writerIndex();
+        while (at < end) {
+            int n = Math.min(scratch.length, end - at);
+            b.getBytes(at, scratch, 0, n);
+            at += n;
+            if (!failed) {
+                try {
+                    data.write(scratch, 0, n);
+                } catch (IOException e) {
+                    log.warn("[{}] a fetched message could not be held: {}", sessionId, e.toString());
+                    failed = true;
+                }
+            }
+            if (known == null) {
+                for (ContentInspector i : inspectors) {
+                    i.onData(ByteBuffer.wrap(scratch, 0, n).asReadOnlyBuffer());
+                }
+            }
         }
     }
 
+    /** On {@link #io}, after the last chunk: the verdict is asked for, and carried out on the event loop. */
     private void inspect() {
-        phase = Phase.INSPECTING;
         long endNanos = System.nanoTime();
         try {
             data.seal();
         } catch (IOException e) {
             failed = true;
         }
+        boolean heldFailed = failed;
         if (known != null) {
             closeInspectors();
-            loop.execute(() -> { // as after an inspection: the session goes on from its event loop, not from inside take()
+            loop.execute(() -> {
                 if (phase != Phase.INSPECTING) {
-                    return;
+                    return; // the session ended meanwhile
                 }
-                verdict = failed ? ContentVerdict.refuse("failed_closed", "UNAVAILABLE", "the message could not be held") : known;
-                phase = Phase.WRITING;
-                writeHead();
-                write();
+                verdict = heldFailed ? ContentVerdict.refuse("failed_closed", "UNAVAILABLE", "the message could not be held") : known;
+                startWriting();
             });
             return;
         }
@@ -289,23 +325,31 @@ final class ScannedDownload {
             if (phase != Phase.INSPECTING) {
                 return; // the session ended meanwhile
             }
-            closeInspectors();
+            io.execute(this::closeInspectors);
             verdict = combine(each, error);
             host.scanned(verdict, System.nanoTime() - endNanos);
-            if (remember != null && !failed && error == null) {
+            if (remember != null && !heldFailed && error == null) {
                 remember.accept(verdict);
             }
-            if (failed) {
+            if (heldFailed) {
                 verdict = ContentVerdict.refuse("failed_closed", "UNAVAILABLE", "the message could not be held for scanning");
             }
             if (verdict.kind() != ContentVerdict.Kind.PASS) {
                 log.info("[{}] FETCH item {}: {}", sessionId,
                         verdict.kind() == ContentVerdict.Kind.REFUSE ? "refused" : "rewritten", verdict.reason());
             }
-            phase = Phase.WRITING;
-            writeHead();
-            write();
+            startWriting();
         }));
+    }
+
+    private void startWriting() {
+        phase = Phase.WRITING;
+        writeHead();
+        if (verdict.kind() == ContentVerdict.Kind.REFUSE) {
+            finish();
+            return;
+        }
+        write();
     }
 
     private ContentVerdict combine(List<CompletableFuture<ContentVerdict>> each, Throwable error) {
@@ -351,73 +395,108 @@ final class ScannedDownload {
 
     /**
      * Writes the literal (replaced where the verdict says, cut to the range the client asked) as
-     * far as the client takes it now.
+     * far as the client takes it now; {@link #io} reads it back a piece at a time.
      */
     private void write() {
         Channel client = host.client();
-        if (verdict.kind() != ContentVerdict.Kind.REFUSE) {
-            List<ContentVerdict.Replacement> rs = verdict.replacements();
-            try {
-                if (reading == null) {
-                    reading = data.open();
+        while (phase == Phase.WRITING) {
+            if (ready != null) {
+                if (!client.isWritable()) {
+                    client.flush();
+                    return; // clientWritable() goes on
                 }
-                while (position < data.size() && out < sliceTo) {
-                    if (!client.isWritable()) {
-                        client.flush();
-                        return; // clientWritable() goes on
-                    }
-                    ContentVerdict.Replacement r = nextReplacement < rs.size() ? rs.get(nextReplacement) : null;
-                    if (r != null && position >= r.start()) {
-                        writeWithin(client, r.bytes());
-                        long skip = Math.min(r.end(), data.size()) - position;
-                        reading.skipNBytes(skip);
-                        position += skip;
-                        nextReplacement++;
-                        continue;
-                    }
-                    long until = r != null ? r.start() : data.size();
-                    if (out < sliceFrom) {
-                        // before the client's range: passed over, not read
-                        long skip = Math.min(until - position, sliceFrom - out);
-                        reading.skipNBytes(skip);
-                        position += skip;
-                        out += skip;
-                        continue;
-                    }
-                    int n = (int) Math.min(WRITE_CHUNK, Math.min(until - position, sliceTo - out));
-                    ByteBuf buf = client.alloc().buffer(n);
-                    int read = buf.writeBytes(reading, n);
-                    if (read <= 0) {
-                        buf.release();
-                        throw new IOException("a held literal ended " + (data.size() - position) + " bytes early");
-                    }
-                    position += read;
-                    out += read;
-                    client.write(buf);
+                ByteBuf piece = ready;
+                ready = null;
+                client.write(piece);
+                if (readyIsLast) {
+                    finish();
+                    return;
                 }
-                while (nextReplacement < rs.size() && out < sliceTo) {
-                    // a part that ended at the very end of the message
-                    writeWithin(client, rs.get(nextReplacement++).bytes());
-                }
-            } catch (IOException e) {
-                log.warn("[{}] a held FETCH literal could not be read back: {}", sessionId, e.toString());
-                phase = Phase.DONE;
-                release();
-                client.close(); // the client has the start of a literal that cannot be completed
-                return;
             }
+            if (producing) {
+                return; // the piece being read comes back through write()
+            }
+            producing = true;
+            io.execute(this::produce);
         }
+    }
+
+    /** On {@link #io}: reads the next piece of what the client gets, then hands it to the event loop. */
+    private void produce() {
+        Channel client = host.client();
+        List<ContentVerdict.Replacement> rs = verdict.replacements();
+        ByteBuf piece = client.alloc().buffer(WRITE_CHUNK);
+        try {
+            if (reading == null) {
+                reading = data.open();
+            }
+            while (piece.writableBytes() > 0 && piece.readableBytes() < WRITE_CHUNK && position < data.size() && out < sliceTo) {
+                ContentVerdict.Replacement r = nextReplacement < rs.size() ? rs.get(nextReplacement) : null;
+                if (r != null && position >= r.start()) {
+                    writeWithin(piece, r.bytes());
+                    long skip = Math.min(r.end(), data.size()) - position;
+                    reading.skipNBytes(skip);
+                    position += skip;
+                    nextReplacement++;
+                    continue;
+                }
+                long until = r != null ? r.start() : data.size();
+                if (out < sliceFrom) {
+                    // before the client's range: passed over, not read
+                    long skip = Math.min(until - position, sliceFrom - out);
+                    reading.skipNBytes(skip);
+                    position += skip;
+                    out += skip;
+                    continue;
+                }
+                int n = (int) Math.min(WRITE_CHUNK - piece.readableBytes(), Math.min(until - position, sliceTo - out));
+                int read = piece.writeBytes(reading, n);
+                if (read <= 0) {
+                    throw new IOException("a held literal ended " + (data.size() - position) + " bytes early");
+                }
+                position += read;
+                out += read;
+            }
+            boolean last = position >= data.size() || out >= sliceTo;
+            while (last && nextReplacement < rs.size() && out < sliceTo) {
+                writeWithin(piece, rs.get(nextReplacement++).bytes()); // a part that ended at the very end of the message
+            }
+            loop.execute(() -> {
+                producing = false;
+                if (phase != Phase.WRITING) {
+                    piece.release(); // the session ended meanwhile
+                    return;
+                }
+                ready = piece;
+                readyIsLast = last;
+                write();
+            });
+        } catch (IOException | RuntimeException e) {
+            piece.release();
+            log.warn("[{}] a held FETCH literal could not be read back: {}", sessionId, e.toString());
+            loop.execute(() -> {
+                if (phase == Phase.WRITING) {
+                    phase = Phase.DONE;
+                    io.execute(this::release);
+                    client.close(); // the client has the start of a literal that cannot be completed
+                }
+            });
+        }
+    }
+
+    /** The held response is written: the file goes, and the session goes on. */
+    private void finish() {
         phase = Phase.DONE;
-        release();
+        io.execute(this::release);
         host.downloadWritten(this);
     }
 
-    /** Writes what of a replacement falls into the client's range. */
-    private void writeWithin(Channel client, byte[] bytes) {
+    /** Adds what of a replacement falls into the client's range to {@code piece}. */
+    private void writeWithin(ByteBuf piece, byte[] bytes) {
         int from = (int) Math.max(0, Math.min(bytes.length, sliceFrom - out));
         int to = (int) Math.max(0, Math.min(bytes.length, sliceTo - out));
         if (to > from) {
-            client.write(client.alloc().buffer(to - from).writeBytes(bytes, from, to - from));
+            piece.writeBytes(bytes, from, to - from);
         }
         out += bytes.length;
     }
@@ -434,9 +513,15 @@ final class ScannedDownload {
         if (phase == Phase.COLLECTING || phase == Phase.INSPECTING) {
             prefix.release();
         }
+        if (ready != null) {
+            ready.release();
+            ready = null;
+        }
         phase = Phase.DONE;
-        closeInspectors();
-        release();
+        io.execute(() -> { // after the file work already queued
+            closeInspectors();
+            release();
+        });
     }
 
     private void closeInspectors() {
