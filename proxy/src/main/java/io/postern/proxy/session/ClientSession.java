@@ -441,7 +441,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     private void readClientIfReady() {
         if (state == State.CLOSED || state == State.LOGGING_IN || state == State.STARTING_TLS
-                || decoder.awaitingLiteralDecision() || policies.pending() || uploadBusy() || partial != null) {
+                || decoder.awaitingLiteralDecision() || policies.pending() || uploadBusy() || partial != null
+                || (upload != null && upload.backlogged())) {
             return;
         }
         if (byeAfterCommands != null && transmitting == null && !dropping) {
@@ -1154,6 +1155,13 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
 
     private boolean uploadBusy() {
         return upload != null && upload.busy();
+    }
+
+    @Override
+    public void uploadDrained(ScannedUpload u) {
+        if (upload == u && state == State.RELAY) {
+            readClientIfReady();
+        }
     }
 
     private void beginUpload(String tag, String name, ByteBuf firstLine, io.postern.imap.codec.LiteralAnnouncement literal,

@@ -66,6 +66,9 @@ final class ScannedUpload {
 
         /** A message was refused: the backend saw nothing of the command. */
         void uploadRefused(ScannedUpload upload, ContentVerdict verdict);
+
+        /** The literal bytes handed to the file work fell below {@link SpillIo#MAX_QUEUED}: the client may be read again. */
+        void uploadDrained(ScannedUpload upload);
     }
 
     private enum Phase { COLLECTING, INSPECTING, FORWARDING, AWAITING_CONTINUATION, DONE }
@@ -102,6 +105,14 @@ final class ScannedUpload {
     private final List<Object> segments = new ArrayList<>();
     private final byte[] scratch = new byte[8192];
     private Phase phase = Phase.COLLECTING;
+    /** The file work of the held literals, off the event loop: holding, feeding the inspectors, reading back, deleting. */
+    private final java.util.concurrent.Executor io = SpillIo.serial();
+    /** Bytes handed to {@link #io} and not yet taken (event loop). */
+    private long queued;
+    /** A piece of the literal being forwarded, read back by {@link #io} (event loop). */
+    private ByteBuf ready;
+    private boolean readyIsLast;
+    private boolean producing;
     private Literal current;
     private int next;
     /** Bytes of memory the held literals may still take before they spill to files. */
@@ -141,6 +152,11 @@ final class ScannedUpload {
         return phase != Phase.COLLECTING && phase != Phase.DONE;
     }
 
+    /** So much of the command waits for the file work that the client is not read for now. */
+    boolean backlogged() {
+        return queued >= SpillIo.MAX_QUEUED;
+    }
+
     boolean awaitingContinuation() {
         return phase == Phase.AWAITING_CONTINUATION;
     }
@@ -172,11 +188,26 @@ final class ScannedUpload {
     /** A frame of the command: literal data, or the line after a literal. */
     void take(ImapFrame frame) {
         if (frame instanceof LiteralChunk chunk) {
-            try {
-                literalData(chunk);
-            } finally {
-                chunk.release();
+            Literal l = current;
+            int n = chunk.content().readableBytes();
+            if (chunk.last()) {
+                current = null;
             }
+            queued += n;
+            io.execute(() -> {
+                try {
+                    literalData(l, chunk);
+                } finally {
+                    chunk.release();
+                }
+                loop.execute(() -> {
+                    boolean wasBacklogged = backlogged();
+                    queued -= n;
+                    if (wasBacklogged && !backlogged() && phase == Phase.COLLECTING) {
+                        host.uploadDrained(this);
+                    }
+                });
+            });
             return;
         }
         ImapLine line = (ImapLine) frame;
@@ -217,9 +248,9 @@ final class ScannedUpload {
         }
     }
 
-    private void literalData(LiteralChunk chunk) {
+    /** On {@link #io}: holds a chunk of {@code l} and feeds it to its inspectors; after the last, asks for the verdicts. */
+    private void literalData(Literal l, LiteralChunk chunk) {
         ByteBuf b = chunk.content();
-        Literal l = current;
         int at = b.readerIndex();
         int end = b.writerIndex();
         while (at < end) {
@@ -237,7 +268,6 @@ final class ScannedUpload {
             }
         }
         if (chunk.last()) {
-            current = null;
             try {
                 l.data.seal();
             } catch (IOException e) {
@@ -273,9 +303,20 @@ final class ScannedUpload {
     /** The command is whole: its verdicts are awaited. */
     private void inspect() {
         phase = Phase.INSPECTING;
-        List<CompletableFuture<List<ContentVerdict>>> all = new ArrayList<>();
+        List<Literal> literals = new ArrayList<>();
         for (Object s : segments) {
-            if (s instanceof Literal l && l.verdicts != null) {
+            if (s instanceof Literal l) {
+                literals.add(l);
+            }
+        }
+        io.execute(() -> awaitVerdicts(literals)); // behind the file work of the last literal
+    }
+
+    /** On {@link #io}: every literal is held; the verdicts are awaited and carried out on the event loop. */
+    private void awaitVerdicts(List<Literal> literals) {
+        List<CompletableFuture<List<ContentVerdict>>> all = new ArrayList<>();
+        for (Literal l : literals) {
+            if (l.verdicts != null) {
                 all.add(l.verdicts);
             }
         }
@@ -312,10 +353,13 @@ final class ScannedUpload {
         }));
     }
 
-    /** Writes what is held to the backend, as far as it takes it now; goes on at {@link #backendWritable()}. */
+    /**
+     * Writes what is held to the backend, as far as it takes it now; goes on at {@link
+     * #backendWritable()}. {@link #io} reads the literals back a piece at a time.
+     */
     private void forward() {
         Channel backend = host.backend();
-        while (next < segments.size()) {
+        while (phase == Phase.FORWARDING && next < segments.size()) {
             Object s = segments.get(next);
             if (s instanceof ByteBuf line) {
                 segments.set(next++, null);
@@ -328,39 +372,71 @@ final class ScannedUpload {
                 backend.flush();
                 return;
             }
-            try {
-                if (l.reading == null) {
-                    l.reading = l.data.open();
+            if (ready != null) {
+                if (!backend.isWritable()) {
+                    backend.flush();
+                    return; // backendWritable() goes on
                 }
-                while (l.remaining > 0) {
-                    if (!backend.isWritable()) {
-                        backend.flush();
-                        return; // backendWritable() goes on
-                    }
-                    int n = (int) Math.min(WRITE_CHUNK, l.remaining);
-                    ByteBuf buf = backend.alloc().buffer(n);
-                    int read = buf.writeBytes(l.reading, n);
-                    if (read <= 0) {
-                        buf.release();
-                        throw new IOException("a held literal ended " + l.remaining + " bytes early");
-                    }
-                    l.remaining -= read;
-                    backend.write(buf);
+                ByteBuf piece = ready;
+                ready = null;
+                backend.write(piece);
+                if (readyIsLast) {
+                    next++;
                 }
-            } catch (IOException e) {
-                // the command is partly at the backend and cannot be completed: the session cannot go on
-                log.warn("[{}] a held upload could not be read back: {}", sessionId, e.toString());
-                phase = Phase.DONE;
-                release();
-                backend.close();
-                return;
+                continue;
             }
-            next++;
+            if (!producing) {
+                producing = true;
+                io.execute(() -> produce(l, backend));
+            }
+            return; // the piece being read comes back through forward()
         }
-        backend.flush();
-        phase = Phase.DONE;
-        release();
-        host.uploadForwarded(this);
+        if (phase == Phase.FORWARDING) {
+            backend.flush();
+            phase = Phase.DONE;
+            release();
+            host.uploadForwarded(this);
+        }
+    }
+
+    /** On {@link #io}: reads the next piece of {@code l}, then hands it to the event loop. */
+    private void produce(Literal l, Channel backend) {
+        ByteBuf piece = backend.alloc().buffer((int) Math.min(WRITE_CHUNK, l.remaining));
+        try {
+            if (l.reading == null) {
+                l.reading = l.data.open();
+            }
+            int n = (int) Math.min(WRITE_CHUNK, l.remaining);
+            if (n > 0) {
+                int read = piece.writeBytes(l.reading, n);
+                if (read <= 0) {
+                    throw new IOException("a held literal ended " + l.remaining + " bytes early");
+                }
+                l.remaining -= read;
+            }
+            boolean last = l.remaining == 0;
+            loop.execute(() -> {
+                producing = false;
+                if (phase != Phase.FORWARDING) {
+                    piece.release(); // the session ended meanwhile
+                    return;
+                }
+                ready = piece;
+                readyIsLast = last;
+                forward();
+            });
+        } catch (IOException | RuntimeException e) {
+            piece.release();
+            // the command is partly at the backend and cannot be completed: the session cannot go on
+            log.warn("[{}] a held upload could not be read back: {}", sessionId, e.toString());
+            loop.execute(() -> {
+                if (phase == Phase.FORWARDING) {
+                    phase = Phase.DONE;
+                    release();
+                    backend.close();
+                }
+            });
+        }
     }
 
     /** The backend can take writes again. */
@@ -395,12 +471,15 @@ final class ScannedUpload {
         release();
     }
 
+    /** Closes the inspectors on {@link #io}, after the file work queued there (they may delete files). */
     private void closeInspectors() {
+        List<Literal> literals = new ArrayList<>();
         for (Object s : segments) {
             if (s instanceof Literal l) {
-                closeAll(l.inspectors, sessionId);
+                literals.add(l);
             }
         }
+        io.execute(() -> literals.forEach(l -> closeAll(l.inspectors, sessionId)));
     }
 
     /** Closes each inspector (a failure is logged, the others still closed) and empties the list. */
@@ -415,13 +494,25 @@ final class ScannedUpload {
         inspectors.clear();
     }
 
+    /** Releases the held lines (event loop) and, on {@link #io} after what is queued there, the literals' files. */
     private void release() {
+        List<Literal> literals = new ArrayList<>();
         for (int i = 0; i < segments.size(); i++) {
             Object s = segments.get(i);
             segments.set(i, null);
             if (s instanceof ByteBuf b) {
                 ReferenceCountUtil.release(b);
             } else if (s instanceof Literal l) {
+                literals.add(l);
+            }
+        }
+        if (ready != null) {
+            ready.release();
+            ready = null;
+        }
+        current = null;
+        io.execute(() -> {
+            for (Literal l : literals) {
                 try {
                     if (l.reading != null) {
                         l.reading.close();
@@ -431,7 +522,6 @@ final class ScannedUpload {
                     log.warn("[{}] a held message's temporary file could not be deleted: {}", sessionId, e.toString());
                 }
             }
-        }
-        current = null;
+        });
     }
 }
