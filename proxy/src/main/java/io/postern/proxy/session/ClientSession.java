@@ -1662,8 +1662,27 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         return true;
     }
 
+    /** The partial fetch runs alone now: its UIDs are looked up, or it goes at once when it names them. */
     private void lookUp() {
+        if (partial.needsNoLookup()) {
+            sendPartial();
+            return;
+        }
         backend.write(Unpooled.copiedBuffer(partial.lookupCommand(), StandardCharsets.US_ASCII));
+        backend.flush();
+    }
+
+    /** Sends the partial fetch, widened unless every verdict it needs is known and none replaces a part. */
+    private void sendPartial() {
+        commandArrived = partial.arrivedNanos();
+        ByteBuf line = partial.send((uid, item) -> {
+            Object key = downloadKey(uid, item);
+            return key == null ? null : policies.knownDownload(key);
+        }, backend.alloc());
+        log.debug("[{}] {} {} of ranges {}", id, partial.tag(), partial.name(),
+                partial.widened() ? "widened to whole sections" : "as sent: every verdict is known");
+        track(partial.tag(), partial.name(), true);
+        backend.write(line);
         backend.flush();
     }
 
@@ -1683,16 +1702,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
         l.release();
         if (what == PartialFetch.LookupLine.DONE) {
-            commandArrived = partial.arrivedNanos();
-            ByteBuf line = partial.send((uid, item) -> {
-                Object key = downloadKey(uid, item);
-                return key == null ? null : policies.knownDownload(key);
-            }, backend.alloc());
-            log.debug("[{}] {} {} of ranges {}", id, partial.tag(), partial.name(),
-                    partial.widened() ? "widened to whole sections" : "as sent: every verdict is known");
-            track(partial.tag(), partial.name(), true);
-            backend.write(line);
-            backend.flush();
+            sendPartial();
         }
         return true;
     }

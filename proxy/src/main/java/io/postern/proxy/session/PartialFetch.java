@@ -93,6 +93,8 @@ final class PartialFetch {
     private final Map<Long, Long> uids = new HashMap<>();
     private boolean numbersUnknown;
     private boolean widened;
+    /** The UIDs a {@code UID FETCH} names one by one ({@code 17} or {@code 17,19}): no lookup needed; else {@code null}. */
+    private final List<Long> named;
 
     private PartialFetch(String tag, String name, long arrivedNanos, ByteBuf line, String set, List<Range> ranges,
             String widenedText) {
@@ -103,6 +105,24 @@ final class PartialFetch {
         this.set = set;
         this.ranges = List.copyOf(ranges);
         this.widenedText = widenedText;
+        this.named = name.equals("UID FETCH") ? uidList(set) : null;
+    }
+
+    /** The UIDs of a set made only of single numbers, or {@code null}. */
+    private static List<Long> uidList(String set) {
+        if (!set.matches("[0-9]{1,10}(,[0-9]{1,10}){0,99}")) {
+            return null;
+        }
+        List<Long> out = new ArrayList<>();
+        for (String n : set.split(",")) {
+            out.add(Long.parseLong(n));
+        }
+        return out;
+    }
+
+    /** Whether the command names its messages by UID one by one, so that no lookup is needed ({@link #send} at once). */
+    boolean needsNoLookup() {
+        return named != null;
     }
 
     /**
@@ -264,7 +284,7 @@ final class PartialFetch {
         this.line = line;
     }
 
-    /** Postern's own command that asks the UIDs of the messages the client's command names. */
+    /** Postern's own command that asks the UIDs of the messages the client's command names (not for {@link #needsNoLookup}). */
     String lookupCommand() {
         phase = Phase.LOOKING_UP;
         return LOOKUP_TAG + " " + name + " " + set + " (UID)\r\n";
@@ -330,8 +350,9 @@ final class PartialFetch {
      * @param known the remembered verdict of a UID's item ({@code BODY[2]}), or {@code null}
      */
     ByteBuf send(BiFunction<Long, String, ContentVerdict> known, ByteBufAllocator alloc) {
-        widened = numbersUnknown || uids.isEmpty();
-        for (Long uid : uids.values()) {
+        java.util.Collection<Long> messages = named != null ? named : uids.values();
+        widened = named == null && numbersUnknown || messages.isEmpty();
+        for (Long uid : messages) {
             for (Range r : ranges) {
                 ContentVerdict v = widened ? null : known.apply(uid, r.item());
                 widened |= v == null || v.kind() == ContentVerdict.Kind.REPLACE;

@@ -61,6 +61,25 @@ class PartialFetchTest {
     }
 
     @Test
+    void aUidFetchNamingItsUidsOneByOneNeedsNoLookup() {
+        for (String[] c : new String[][] {{"a UID FETCH 17 (BODY.PEEK[]<0.10>)", "true"}, {"a UID FETCH 17,19 BODY[1]<0.10>", "true"},
+                {"a UID FETCH 17:19 (BODY.PEEK[]<0.10>)", "false"}, {"a UID FETCH * (BODY.PEEK[]<0.10>)", "false"},
+                {"a FETCH 17 (BODY.PEEK[]<0.10>)", "false"}}) {
+            ByteBuf line = line(c[0]);
+            PartialFetch p = PartialFetch.parse("a", c[0].contains("UID") ? "UID FETCH" : "FETCH", line, 0);
+            assertThat(p.needsNoLookup()).as(c[0]).isEqualTo(Boolean.parseBoolean(c[1]));
+            line.release();
+        }
+        ContentVerdict clean = ContentVerdict.pass("clean", null);
+        ByteBuf line = line("a UID FETCH 17,19 (BODY.PEEK[]<0.10>)");
+        PartialFetch p = PartialFetch.parse("a", "UID FETCH", line, 0);
+        p.hold(line);
+        ByteBuf out = p.send((uid, item) -> uid == 17 ? clean : null, ByteBufAllocator.DEFAULT);
+        assertThat(out.toString(StandardCharsets.US_ASCII)).as("19 unknown: widened").isEqualTo("a UID FETCH 17,19 (BODY.PEEK[])\r\n");
+        out.release();
+    }
+
+    @Test
     void commandsWithoutRangesOfContentOrWithAmbiguousOnesAreNotTaken() {
         for (String command : List.of("a FETCH 1 (BODY.PEEK[])", "a FETCH 1 BODY.PEEK[HEADER]<0.100>", "a FETCH 1 (FLAGS UID)",
                 "a FETCH 1 (BODY.PEEK[]<0.10> BODY.PEEK[]<10.10>)", "a FETCH 1 (BODY[]<0.10> BODY.PEEK[])",
