@@ -59,7 +59,10 @@ public final class PolicyChain {
     private final boolean deletedUids;
     private final List<io.postern.policies.ContentPolicy> content = new ArrayList<>();
     /** Download verdicts by a key the session makes (see {@link #knownDownload}); {@code null} without content policies. */
-    private final com.github.benmanes.caffeine.cache.Cache<Object, io.postern.policies.ContentVerdict> downloads;
+    private final com.github.benmanes.caffeine.cache.Cache<Object, KnownDownload> downloads;
+
+    /** A remembered download verdict and the size of the content it is about (replacements are offsets into it). */
+    public record KnownDownload(io.postern.policies.ContentVerdict verdict, long size) {}
 
     /** The most download verdicts one chain remembers. */
     public static final int MAX_DOWNLOAD_VERDICTS = 10_000;
@@ -97,14 +100,14 @@ public final class PolicyChain {
      * UIDVALIDITY, UID and the fetched section), so a client reading a message in ranges has it
      * scanned once. Thread-safe.
      */
-    public io.postern.policies.ContentVerdict knownDownload(Object key) {
+    public KnownDownload knownDownload(Object key) {
         return downloads == null ? null : downloads.getIfPresent(key);
     }
 
     /** Remembers a download verdict; only a definite one (clean or blocked), never a failure to scan. */
-    public void rememberDownload(Object key, io.postern.policies.ContentVerdict verdict) {
+    public void rememberDownload(Object key, io.postern.policies.ContentVerdict verdict, long size) {
         if (downloads != null && (verdict.result().equals("clean") || verdict.result().equals("blocked"))) {
-            downloads.put(key, verdict);
+            downloads.put(key, new KnownDownload(verdict, size));
         }
     }
 

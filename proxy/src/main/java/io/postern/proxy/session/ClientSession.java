@@ -1589,26 +1589,31 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             long leading = PartialFetch.leadingUid(line.content());
             fetchUid = leading >= 0 ? leading : fetchUid;
         }
-        PartialFetch.Range range = null;
+        ScannedDownload.Slice slice = null;
         Object key = null;
         io.postern.policies.ContentVerdict known = null;
         if (partial != null && partial.phase() == PartialFetch.Phase.RUNNING) {
             key = downloadKey(partial.uidOf(fetchNumber, fetchUid), item.key());
-            known = key == null ? null : policies.knownDownload(key);
-            range = item.origin() < 0 ? partial.rangeFor(item.key()) : null;
-            if (range == null && item.origin() >= 0 && known != null) {
+            io.postern.policies.engine.PolicyChain.KnownDownload k = key == null ? null : policies.knownDownload(key);
+            known = k == null ? null : k.verdict();
+            PartialFetch.Range r = partial.rangeFor(item.key());
+            if (r != null && r.mode() == PartialFetch.Mode.WHOLE && item.origin() < 0) {
+                slice = ScannedDownload.Slice.of(r.origin(), r.count()); // widened: the range is cut out of the whole
+            } else if (r != null && r.mode() == PartialFetch.Mode.WINDOW && item.origin() == r.windowOrigin()) {
+                // the original bytes the range of the replaced message needs
+                known = r.known().verdict();
+                slice = new ScannedDownload.Slice(r.origin(), r.count(), r.windowOrigin(), r.known().size());
+            } else if (item.origin() >= 0 && known != null) {
                 if (known.kind() == io.postern.policies.ContentVerdict.Kind.PASS) {
                     return false; // a range of content scanned whole before and found clean: it streams
                 }
                 if (known.kind() == io.postern.policies.ContentVerdict.Kind.REPLACE) {
-                    known = null; // not expected (such a command is widened): checked as the range it is
+                    known = null; // not expected (such a range is widened or windowed): checked as the range it is
                     key = null;
                 }
             }
         } else if (item.origin() < 0) {
             key = downloadKey(fetchUid >= 0 ? fetchUid : null, item.key()); // a full fetch's verdict serves later ranges
-        } else {
-            key = null;
         }
         List<io.postern.policies.ContentInspector> inspectors = policies.inspectors(item.kind() == ScannedDownload.Kind.MESSAGE
                 ? io.postern.policies.ContentDirection.DOWNLOAD
@@ -1618,8 +1623,8 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         }
         Object remembered = key;
         download = new ScannedDownload(this, client.eventLoop(), id, inspectors, line.content(), line.literal(), known,
-                remembered == null || known != null ? null : v -> policies.rememberDownload(remembered, v),
-                range == null ? -1 : range.origin(), range == null ? 0 : range.count(), SpillIo.serial());
+                remembered == null || known != null ? null : (v, size) -> policies.rememberDownload(remembered, v, size),
+                slice, SpillIo.serial());
         return true;
     }
 

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.postern.imap.parse.CommandHead;
 import io.postern.policies.ContentVerdict;
+import io.postern.policies.engine.PolicyChain;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,8 +28,9 @@ import java.util.regex.Pattern;
  *   P: postern7 FETCH 3 (UID)             Postern's own: which messages (by UID) the command names
  *   B: * 3 FETCH (UID 17)                 taken by Postern, never seen by the client
  *   B: postern7 OK Fetch completed.
- *   P: a1 FETCH 3 (BODY.PEEK[])           widened, when a verdict is not known yet (or replaces parts);
- *                                         as the client sent it when every verdict is known and none replaces
+ *   P: a1 FETCH 3 (BODY.PEEK[])           widened, when a verdict is not known yet; as the client sent it
+ *                                         when every verdict is known and none replaces parts; a window of
+ *                                         the original bytes the range needs when a known verdict replaces
  *   B: * 3 FETCH (BODY[] {25000000}       held and scanned as a full fetch, the verdict remembered
  *   P: * 3 FETCH (BODY[]&lt;0&gt; {65536}       the range of the (maybe replaced) message
  * </pre>
@@ -59,8 +61,68 @@ final class PartialFetch {
     private static final Pattern UID_ITEM = Pattern.compile("(?i)(?:^| )UID (\\d+)(?= |$)");
     private static final Pattern LEADING_UID = Pattern.compile("(?i)\\* \\d+ FETCH \\(UID (\\d+)[ )]");
 
-    /** One range the client asked for: {@code item} the response's name of the whole section ({@code BODY[2]}). */
-    record Range(String item, long origin, long count) {}
+    /** How one range goes to the backend. */
+    enum Mode {
+        /** As the client asked for it: its verdict is known and replaces nothing. */
+        AS_SENT,
+        /** Widened to the whole section, which is scanned (or its known verdict applied) and the range cut out. */
+        WHOLE,
+        /**
+         * Its verdict is known and replaces parts: only the original bytes the range of the
+         * replaced content needs ({@code <windowOrigin.n>}) are fetched.
+         */
+        WINDOW
+    }
+
+    /**
+     * One range the client asked for: {@code item} the response's name of the whole section
+     * ({@code BODY[2]}); {@code cutStart} and {@code cutEnd} where its {@code <origin.count>} is in
+     * the command's text.
+     */
+    static final class Range {
+        private final String item;
+        private final long origin;
+        private final long count;
+        private final int cutStart;
+        private final int cutEnd;
+        private Mode mode = Mode.WHOLE;
+        private long windowOrigin = -1;
+        private long windowCount;
+        private PolicyChain.KnownDownload known;
+
+        Range(String item, long origin, long count, int cutStart, int cutEnd) {
+            this.item = item;
+            this.origin = origin;
+            this.count = count;
+            this.cutStart = cutStart;
+            this.cutEnd = cutEnd;
+        }
+
+        String item() {
+            return item;
+        }
+
+        long origin() {
+            return origin;
+        }
+
+        long count() {
+            return count;
+        }
+
+        Mode mode() {
+            return mode;
+        }
+
+        long windowOrigin() {
+            return windowOrigin;
+        }
+
+        /** For {@link Mode#WINDOW}: the known verdict and the size of the section it is about. */
+        PolicyChain.KnownDownload known() {
+            return known;
+        }
+    }
 
     enum Phase {
         /** Commands before it are still running. */
@@ -87,8 +149,8 @@ final class PartialFetch {
     private ByteBuf line;
     private final String set;
     private final List<Range> ranges;
-    /** The command's text with the ranges taken off the content items. */
-    private final String widenedText;
+    /** The command's text, without CRLF. */
+    private final String text;
     private Phase phase = Phase.WAITING;
     private final Map<Long, Long> uids = new HashMap<>();
     private boolean numbersUnknown;
@@ -97,14 +159,14 @@ final class PartialFetch {
     private final List<Long> named;
 
     private PartialFetch(String tag, String name, long arrivedNanos, ByteBuf line, String set, List<Range> ranges,
-            String widenedText) {
+            String text) {
         this.tag = tag;
         this.name = name;
         this.arrivedNanos = arrivedNanos;
         this.line = line;
         this.set = set;
         this.ranges = List.copyOf(ranges);
-        this.widenedText = widenedText;
+        this.text = text;
         this.named = name.equals("UID FETCH") ? uidList(set) : null;
     }
 
@@ -154,8 +216,6 @@ final class PartialFetch {
         }
         List<Range> ranges = new ArrayList<>();
         Set<String> whole = new HashSet<>();
-        StringBuilder widened = new StringBuilder(text.length());
-        int copied = 0;
         int from = list ? itemsStart + 1 : itemsStart;
         int to = list ? itemsEnd - 1 : itemsEnd;
         for (int i = from; i < to; ) {
@@ -183,10 +243,7 @@ final class PartialFetch {
                 if (ranges.stream().anyMatch(r -> r.item().equals(responseName))) {
                     return null;
                 }
-                ranges.add(new Range(responseName, origin, count));
-                int cut = i + m.start(4) - 1; // at '<'
-                widened.append(text, copied, cut);
-                copied = end;
+                ranges.add(new Range(responseName, origin, count, i + m.start(4) - 1, end)); // the cut starts at the angle bracket
             } else if (w.matches()) {
                 whole.add(w.group(1).toUpperCase(Locale.ROOT) + "[" + w.group(2).toUpperCase(Locale.ROOT) + "]");
             }
@@ -195,8 +252,7 @@ final class PartialFetch {
         if (ranges.isEmpty() || ranges.stream().anyMatch(r -> whole.contains(r.item()))) {
             return null;
         }
-        widened.append(text, copied, text.length()).append("\r\n");
-        return new PartialFetch(tag, name, arrivedNanos, null, set, ranges, widened.toString());
+        return new PartialFetch(tag, name, arrivedNanos, null, set, ranges, text);
     }
 
     /** Whether a section is message content (not a header). */
@@ -343,29 +399,81 @@ final class PartialFetch {
     }
 
     /**
-     * Decides, once the lookup is over, whether the command is widened: unless every message it
-     * names has a known verdict for every range asked and none of those verdicts replaces parts
-     * (whose ranges need the whole section). Returns the line to send; the object keeps no buffer.
+     * Decides, once the UIDs are known, how each range goes ({@link Mode}): as sent when every
+     * message it names has a known verdict for that section and none replaces parts; for a single
+     * message whose known verdict replaces parts, as the window of original bytes the range of the
+     * replaced content needs; otherwise widened to the whole section. Returns the line to send;
+     * the object keeps no buffer.
      *
      * @param known the remembered verdict of a UID's item ({@code BODY[2]}), or {@code null}
      */
-    ByteBuf send(BiFunction<Long, String, ContentVerdict> known, ByteBufAllocator alloc) {
+    ByteBuf send(BiFunction<Long, String, PolicyChain.KnownDownload> known, ByteBufAllocator alloc) {
         java.util.Collection<Long> messages = named != null ? named : uids.values();
-        widened = named == null && numbersUnknown || messages.isEmpty();
-        for (Long uid : messages) {
-            for (Range r : ranges) {
-                ContentVerdict v = widened ? null : known.apply(uid, r.item());
-                widened |= v == null || v.kind() == ContentVerdict.Kind.REPLACE;
+        boolean unknownSet = named == null && numbersUnknown || messages.isEmpty();
+        StringBuilder out = new StringBuilder(text.length() + 2);
+        int copied = 0;
+        for (Range r : ranges) {
+            r.mode = unknownSet ? Mode.WHOLE : Mode.AS_SENT;
+            for (Long uid : unknownSet ? List.<Long>of() : messages) {
+                PolicyChain.KnownDownload k = known.apply(uid, r.item());
+                if (k == null) {
+                    r.mode = Mode.WHOLE;
+                } else if (k.verdict().kind() == ContentVerdict.Kind.REPLACE && r.mode == Mode.AS_SENT) {
+                    long[] w = messages.size() == 1 ? window(k.verdict().replacements(), k.size(), r.origin, r.count) : null;
+                    if (w == null) {
+                        r.mode = Mode.WHOLE;
+                    } else {
+                        r.mode = Mode.WINDOW;
+                        r.windowOrigin = w[0];
+                        r.windowCount = w[1] - w[0];
+                        r.known = k;
+                    }
+                }
+            }
+            widened |= r.mode != Mode.AS_SENT;
+            out.append(text, copied, r.cutStart);
+            copied = r.cutEnd;
+            if (r.mode == Mode.AS_SENT) {
+                out.append(text, r.cutStart, r.cutEnd);
+            } else if (r.mode == Mode.WINDOW) {
+                out.append('<').append(r.windowOrigin).append('.').append(r.windowCount).append('>');
             }
         }
+        out.append(text, copied, text.length()).append("\r\n");
         phase = Phase.RUNNING;
-        ByteBuf out = line;
+        line.release();
         line = null;
-        if (widened) {
-            out.release();
-            out = alloc.buffer(widenedText.length()).writeBytes(widenedText.getBytes(StandardCharsets.ISO_8859_1));
+        return alloc.buffer(out.length()).writeBytes(out.toString().getBytes(StandardCharsets.ISO_8859_1));
+    }
+
+    /**
+     * The original bytes {@code [a, b)} of a section of {@code size} bytes that bytes {@code [o,
+     * o + c)} of its replaced form need (replacements as {@link ScannedDownload} applies them), or
+     * {@code null} when they need none (the range lies within replacement text, or beyond the end).
+     */
+    static long[] window(List<ContentVerdict.Replacement> rs, long size, long o, long c) {
+        long to = c > Long.MAX_VALUE - o ? Long.MAX_VALUE : o + c;
+        long a = Long.MAX_VALUE;
+        long b = -1;
+        long pos = 0;
+        long out = 0;
+        for (int i = 0; i <= rs.size(); i++) {
+            long segmentEnd = i < rs.size() ? Math.min(rs.get(i).start(), size) : size;
+            if (segmentEnd > pos) {
+                long from = Math.max(o, out);
+                long until = Math.min(to, out + (segmentEnd - pos));
+                if (from < until) {
+                    a = Math.min(a, pos + (from - out));
+                    b = Math.max(b, pos + (until - out));
+                }
+                out += segmentEnd - pos;
+            }
+            if (i < rs.size()) {
+                out += rs.get(i).bytes().length;
+                pos = Math.max(pos, Math.min(rs.get(i).end(), size));
+            }
         }
-        return out;
+        return b < 0 ? null : new long[] {a, b};
     }
 
     boolean widened() {
@@ -380,11 +488,8 @@ final class PartialFetch {
         return numbersUnknown ? null : uids.get(number);
     }
 
-    /** The range asked of {@code item} ({@code BODY[2]}, a response's whole-section item) when the command was widened. */
+    /** The range asked of {@code item} ({@code BODY[2]}, a response's section), or {@code null}. */
     Range rangeFor(String item) {
-        if (!widened) {
-            return null;
-        }
         for (Range r : ranges) {
             if (r.item().equalsIgnoreCase(item)) {
                 return r;

@@ -290,12 +290,12 @@ final class PolicyGate {
     }
 
     /** A download verdict remembered by the session's chain, or {@code null} (see {@link PolicyChain#knownDownload}). */
-    io.postern.policies.ContentVerdict knownDownload(Object key) {
+    PolicyChain.KnownDownload knownDownload(Object key) {
         return chain.knownDownload(key);
     }
 
-    void rememberDownload(Object key, io.postern.policies.ContentVerdict verdict) {
-        chain.rememberDownload(key, verdict);
+    void rememberDownload(Object key, io.postern.policies.ContentVerdict verdict, long size) {
+        chain.rememberDownload(key, verdict, size);
     }
 
     /** The backend takes {@code {n+}} literals (LITERAL+, or LITERAL- up to 4096 bytes). */

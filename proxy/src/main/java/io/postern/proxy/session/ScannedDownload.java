@@ -64,6 +64,19 @@ final class ScannedDownload {
         void downloadDrained(ScannedDownload download);
     }
 
+    /**
+     * The part of the (maybe replaced) content the client asked for: bytes {@code origin} to
+     * {@code origin + count} of it. {@code base} and {@code sectionSize}: the literal holds the
+     * section's original bytes from {@code base} on (a window fetched because a known verdict
+     * replaces parts), of {@code sectionSize} in all; {@code 0} and {@code -1} when it holds the
+     * whole section.
+     */
+    record Slice(long origin, long count, long base, long sectionSize) {
+        static Slice of(long origin, long count) {
+            return new Slice(origin, count, 0, -1);
+        }
+    }
+
     /** What a literal holds, as far as scanning goes. */
     enum Kind {
         /** Not content: an ENVELOPE string, a header section. Streams as before. */
@@ -162,10 +175,11 @@ final class ScannedDownload {
     /** A verdict remembered for this content: the inspectors are not asked. */
     private final ContentVerdict known;
     /** Told the inspectors' verdict (to remember it), or {@code null}. */
-    private final java.util.function.Consumer<ContentVerdict> remember;
+    private final java.util.function.BiConsumer<ContentVerdict, Long> remember;
     /** The range of the (maybe replaced) content the client gets: {@code [sliceFrom, sliceTo)} of it. */
-    private final long sliceOrigin;
-    private final long sliceCount;
+    private final Slice slice;
+    /** The original position of the held literal's next byte while writing: it starts at the slice's base. */
+    private long streamAt;
     private long sliceFrom;
     private long sliceTo = Long.MAX_VALUE;
     /** Bytes of the (maybe replaced) content passed while writing: written, or skipped before the range. */
@@ -176,25 +190,25 @@ final class ScannedDownload {
      */
     ScannedDownload(Host host, EventLoop loop, String sessionId, List<ContentInspector> inspectors, ByteBuf line,
             LiteralAnnouncement literal) {
-        this(host, loop, sessionId, inspectors, line, literal, null, null, -1, 0, SpillIo.serial());
+        this(host, loop, sessionId, inspectors, line, literal, null, null, null, SpillIo.serial());
     }
 
     /**
      * @param known a verdict remembered for this content, or {@code null} to ask the inspectors
-     * @param remember told the inspectors' verdict, or {@code null}
-     * @param sliceOrigin with {@code sliceCount}: the client asked for this range of the content
-     *     (the literal is the whole section: the range is cut out of what a full fetch would give,
-     *     and the item is named with its origin again, {@code BODY[]<origin>}); -1 for all of it
+     * @param remember told the inspectors' verdict and the content's size, or {@code null}
+     * @param slice the range of the content the client asked for (cut out of what a full fetch
+     *     would give, the item named with its origin, {@code BODY[]<origin>}), or {@code null} for
+     *     all of it
      * @param io where the file work runs, in order ({@link SpillIo#serial()})
      */
     ScannedDownload(Host host, EventLoop loop, String sessionId, List<ContentInspector> inspectors, ByteBuf line,
-            LiteralAnnouncement literal, ContentVerdict known, java.util.function.Consumer<ContentVerdict> remember,
-            long sliceOrigin, long sliceCount, java.util.concurrent.Executor io) {
+            LiteralAnnouncement literal, ContentVerdict known, java.util.function.BiConsumer<ContentVerdict, Long> remember,
+            Slice slice, java.util.concurrent.Executor io) {
         this.io = io;
         this.known = known;
         this.remember = remember;
-        this.sliceOrigin = sliceOrigin;
-        this.sliceCount = sliceCount;
+        this.slice = slice;
+        this.streamAt = slice == null ? 0 : slice.base();
         this.host = host;
         this.loop = loop;
         this.sessionId = sessionId;
@@ -208,7 +222,7 @@ final class ScannedDownload {
         if (binary && marker > line.readerIndex() && line.getByte(marker - 1) == '~') {
             marker--;
         }
-        if (sliceOrigin < 0) {
+        if (slice == null) {
             this.prefix = line.retainedSlice(line.readerIndex(), marker - line.readerIndex());
         } else {
             // * 3 FETCH (BODY[] <here: <origin>> {25000000}
@@ -217,11 +231,19 @@ final class ScannedDownload {
                 bracket--;
             }
             int head = bracket + 1 - line.readerIndex();
-            String origin = "<" + sliceOrigin + ">";
+            int rest = bracket + 1;
+            if (rest < marker && line.getByte(rest) == '<') {
+                // * 3 FETCH (BODY[]<8192> {4096}: a window's origin gives way to the client's
+                while (rest < marker && line.getByte(rest) != '>') {
+                    rest++;
+                }
+                rest++;
+            }
+            String origin = "<" + slice.origin() + ">";
             this.prefix = line.alloc().buffer(marker - line.readerIndex() + origin.length());
             prefix.writeBytes(line, line.readerIndex(), head);
             prefix.writeCharSequence(origin, StandardCharsets.US_ASCII);
-            prefix.writeBytes(line, line.readerIndex() + head, marker - line.readerIndex() - head);
+            prefix.writeBytes(line, rest, marker - rest);
         }
         line.release();
         ContentInspector first = this.inspectors.get(0);
@@ -329,7 +351,7 @@ final class ScannedDownload {
             verdict = combine(each, error);
             host.scanned(verdict, System.nanoTime() - endNanos);
             if (remember != null && !heldFailed && error == null) {
-                remember.accept(verdict);
+                remember.accept(verdict, data.size());
             }
             if (heldFailed) {
                 verdict = ContentVerdict.refuse("failed_closed", "UNAVAILABLE", "the message could not be held for scanning");
@@ -379,13 +401,15 @@ final class ScannedDownload {
         if (verdict.kind() == ContentVerdict.Kind.REFUSE) {
             head.writeCharSequence("NIL", StandardCharsets.US_ASCII);
         } else {
-            long size = data.size();
+            long total = total();
+            long size = total;
             for (ContentVerdict.Replacement r : verdict.replacements()) {
-                size += r.bytes().length - (Math.min(r.end(), data.size()) - Math.min(r.start(), data.size()));
+                size += r.bytes().length - (Math.min(r.end(), total) - Math.min(r.start(), total));
             }
-            if (sliceOrigin >= 0) {
-                sliceFrom = Math.min(sliceOrigin, size);
-                sliceTo = Math.min(sliceCount > Long.MAX_VALUE - sliceOrigin ? Long.MAX_VALUE : sliceOrigin + sliceCount, size);
+            if (slice != null) {
+                sliceFrom = Math.min(slice.origin(), size);
+                long to = slice.count() > Long.MAX_VALUE - slice.origin() ? Long.MAX_VALUE : slice.origin() + slice.count();
+                sliceTo = Math.min(to, size);
                 size = sliceTo - sliceFrom;
             }
             head.writeCharSequence((binary ? "~{" : "{") + size + "}\r\n", StandardCharsets.US_ASCII);
@@ -430,34 +454,36 @@ final class ScannedDownload {
             if (reading == null) {
                 reading = data.open();
             }
-            while (piece.writableBytes() > 0 && piece.readableBytes() < WRITE_CHUNK && position < data.size() && out < sliceTo) {
+            long total = total();
+            while (piece.readableBytes() < WRITE_CHUNK && position < total && out < sliceTo) {
                 ContentVerdict.Replacement r = nextReplacement < rs.size() ? rs.get(nextReplacement) : null;
                 if (r != null && position >= r.start()) {
                     writeWithin(piece, r.bytes());
-                    long skip = Math.min(r.end(), data.size()) - position;
-                    reading.skipNBytes(skip);
-                    position += skip;
+                    advance(Math.min(r.end(), total) - position);
                     nextReplacement++;
                     continue;
                 }
-                long until = r != null ? r.start() : data.size();
+                long until = r != null ? r.start() : total;
                 if (out < sliceFrom) {
                     // before the client's range: passed over, not read
                     long skip = Math.min(until - position, sliceFrom - out);
-                    reading.skipNBytes(skip);
-                    position += skip;
+                    advance(skip);
                     out += skip;
                     continue;
+                }
+                if (position != streamAt) {
+                    throw new IOException("the held window starts at " + streamAt + ", not at " + position);
                 }
                 int n = (int) Math.min(WRITE_CHUNK - piece.readableBytes(), Math.min(until - position, sliceTo - out));
                 int read = piece.writeBytes(reading, n);
                 if (read <= 0) {
-                    throw new IOException("a held literal ended " + (data.size() - position) + " bytes early");
+                    throw new IOException("a held literal ended " + (total - position) + " bytes early");
                 }
                 position += read;
+                streamAt += read;
                 out += read;
             }
-            boolean last = position >= data.size() || out >= sliceTo;
+            boolean last = position >= total || out >= sliceTo;
             while (last && nextReplacement < rs.size() && out < sliceTo) {
                 writeWithin(piece, rs.get(nextReplacement++).bytes()); // a part that ended at the very end of the message
             }
@@ -489,6 +515,22 @@ final class ScannedDownload {
         phase = Phase.DONE;
         io.execute(this::release);
         host.downloadWritten(this);
+    }
+
+    /** The size of the whole section: the literal's, or the slice's when the literal is a window of it. */
+    private long total() {
+        return slice != null && slice.sectionSize() >= 0 ? slice.sectionSize() : data.size();
+    }
+
+    /** On {@link #io}: passes over {@code n} original bytes, skipping those of them the held literal has. */
+    private void advance(long n) throws IOException {
+        long to = position + n;
+        long held = Math.min(to, (slice == null ? 0 : slice.base()) + data.size()); // a window ends before the section may
+        if (held > streamAt) {
+            reading.skipNBytes(held - streamAt);
+            streamAt = held;
+        }
+        position = to;
     }
 
     /** Adds what of a replacement falls into the client's range to {@code piece}. */

@@ -541,6 +541,18 @@ class ScanDovecotIT {
         return response;
     }
 
+    /** Selects {@code mailbox} and returns the UID of its first message. */
+    static String selectFirstUid(RawImapClient c, String mailbox) throws IOException {
+        c.send("s SELECT " + mailbox + "\r\n");
+        assertThat(c.tagged("s")).startsWith("s OK");
+        return firstUid(c);
+    }
+
+    static String firstUid(RawImapClient c) throws IOException {
+        c.send("u UID FETCH 1:* (UID)\r\n");
+        return c.until("u").get(0).replaceAll("(?s).*UID (\\d+).*", "$1");
+    }
+
     /** The literal of a one-item FETCH response, or {@code null} when the item is NIL. */
     static byte[] literalOf(byte[] response) {
         String r = new String(response, StandardCharsets.ISO_8859_1);
@@ -592,8 +604,7 @@ class ScanDovecotIT {
             byte[] assembled = inRanges(c, "FETCH 1", "BODY.PEEK[]", "BODY[]", chunk);
             assertThat(assembled).as("the ranges put together are the full fetch's replaced message").isEqualTo(whole);
             // the same through UID FETCH, with a range that starts inside the replacement notice
-            c.send("u UID FETCH 1:* (UID)\r\n");
-            String uid = c.until("u").get(0).replaceAll("(?s).*UID (\\d+).*", "$1");
+            String uid = firstUid(c);
             byte[] middle = literalOf(oneResponse(c, "m", "UID FETCH " + uid + " (BODY.PEEK[]<" + (whole.length / 2) + ".100>)"));
             assertThat(middle).isEqualTo(java.util.Arrays.copyOfRange(whole, whole.length / 2, whole.length / 2 + 100));
             // a range of the blocked part on its own: NIL, as the part fetched whole is
@@ -634,6 +645,52 @@ class ScanDovecotIT {
             c.tagged("s");
             byte[] refused = oneResponse(c, "r", "FETCH 1 (BODY.PEEK[]<0." + chunk + ">)");
             assertThat(new String(refused, StandardCharsets.ISO_8859_1)).isEqualTo("* 1 FETCH (BODY[]<0> NIL)\r\n");
+        }
+    }
+
+    static double backendResponseBytes() {
+        var counter = postern.server().metrics().registry().find("postern.bytes").tag("side", "backend")
+                .tag("direction", "response").counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    @Test
+    void rangesOfALargeMessageWithAReplacedPartFetchOnlyWhatTheyNeed() throws Exception {
+        byte[] bigClean = largeMessage(2 * 1024 * 1024);
+        String big = new String(bigClean, StandardCharsets.ISO_8859_1);
+        String dataPart = big.substring(big.indexOf("--big\r\n") + 7, big.lastIndexOf("\r\n--big--"));
+        String eicarPart = new String(eicar("x"), StandardCharsets.ISO_8859_1);
+        eicarPart = eicarPart.substring(eicarPart.indexOf("Content-Type: text/plain; name="), eicarPart.lastIndexOf("\r\n--sep-1--"));
+        byte[] message = crlf("""
+                From: alice@example.org
+                Subject: windows
+                MIME-Version: 1.0
+                Content-Type: multipart/mixed; boundary="w"
+
+                --w
+                """ + eicarPart.replace("\r\n", "\n") + """
+
+                --w
+                """ + dataPart.replace("\r\n", "\n") + """
+
+                --w--
+                """);
+        dovecot.seedMessage("hank", "Windows", message);
+        int chunk = 64 * 1024;
+        try (RawImapClient c = viaPostern("hank")) {
+            c.setTimeout(60_000);
+            String uid = selectFirstUid(c, "Windows");
+            // a full fetch by UID: the verdict (the EICAR part replaced) is remembered
+            byte[] whole = literalOf(oneResponse(c, "w", "UID FETCH " + uid + " BODY.PEEK[]"));
+            assertThat(new String(whole, StandardCharsets.ISO_8859_1)).contains("Postern removed the attachment \"invoice.txt\"");
+            double blocked = scans("blocked");
+            double before = backendResponseBytes();
+            byte[] assembled = inRanges(c, "FETCH 1", "BODY.PEEK[]", "BODY[]", chunk);
+            double fetched = backendResponseBytes() - before;
+            assertThat(assembled).as("the ranges put together are the full fetch's replaced message").isEqualTo(whole);
+            assertThat(scans("blocked")).as("nothing scanned again").isEqualTo(blocked);
+            assertThat(fetched).as("bytes from the backend for %d ranges of a %d-byte message", (whole.length + chunk - 1) / chunk,
+                    message.length).isLessThan(message.length * 1.5);
         }
     }
 
@@ -679,10 +736,7 @@ class ScanDovecotIT {
         double before = scans("clean");
         try (RawImapClient c = viaPostern("ivan")) {
             c.setTimeout(60_000);
-            c.send("s SELECT INBOX\r\n");
-            c.tagged("s");
-            c.send("u UID FETCH 1:* (UID)\r\n");
-            String uid = c.until("u").get(0).replaceAll("(?s).*UID (\\d+).*", "$1");
+            String uid = selectFirstUid(c, "INBOX");
             byte[] first = literalOf(oneResponse(c, "a", "UID FETCH " + uid + " (BODY.PEEK[]<0." + chunk + ">)"));
             byte[] last = literalOf(oneResponse(c, "b", "UID FETCH " + uid + " (BODY.PEEK[]<" + (message.length - 1000) + "." + chunk + ">)"));
             assertThat(first).isEqualTo(java.util.Arrays.copyOf(message, chunk));

@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.postern.policies.ContentVerdict;
+import io.postern.policies.engine.PolicyChain;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -29,7 +30,8 @@ class PartialFetchTest {
             p.lookupLine(l);
         }
         assertThat(p.lookupLine(PartialFetch.LOOKUP_TAG + " OK Fetch completed.")).isEqualTo(PartialFetch.LookupLine.DONE);
-        ByteBuf out = p.send((uid, item) -> known, ByteBufAllocator.DEFAULT);
+        ByteBuf out = p.send((uid, item) -> known == null ? null : new PolicyChain.KnownDownload(known, 100),
+                ByteBufAllocator.DEFAULT);
         try {
             return out.toString(StandardCharsets.US_ASCII);
         } finally {
@@ -53,9 +55,17 @@ class PartialFetchTest {
         ContentVerdict clean = ContentVerdict.pass("clean", null);
         assertThat(sent("a1 FETCH 3 (BODY.PEEK[]<0.4096>)", clean, "* 3 FETCH (UID 17)"))
                 .isEqualTo("a1 FETCH 3 (BODY.PEEK[]<0.4096>)\r\n");
-        ContentVerdict replaced = ContentVerdict.replace("blocked", "x", List.of(new ContentVerdict.Replacement(1, 2, new byte[1])));
-        assertThat(sent("a1 FETCH 3 (BODY.PEEK[]<0.4096>)", replaced, "* 3 FETCH (UID 17)"))
+        // a known replacement: only the original bytes the range of the replaced message needs
+        ContentVerdict replaced = ContentVerdict.replace("blocked", "x", List.of(new ContentVerdict.Replacement(10, 60, new byte[5])));
+        assertThat(sent("a1 FETCH 3 (BODY.PEEK[]<0.12>)", replaced, "* 3 FETCH (UID 17)"))
+                .isEqualTo("a1 FETCH 3 (BODY.PEEK[]<0.10>)\r\n");
+        assertThat(sent("a1 FETCH 3 (BODY.PEEK[]<12.8>)", replaced, "* 3 FETCH (UID 17)"))
+                .isEqualTo("a1 FETCH 3 (BODY.PEEK[]<60.5>)\r\n");
+        // within the replacement text only, or two messages: the whole section
+        assertThat(sent("a1 FETCH 3 (BODY.PEEK[]<11.2>)", replaced, "* 3 FETCH (UID 17)"))
                 .isEqualTo("a1 FETCH 3 (BODY.PEEK[])\r\n");
+        assertThat(sent("a1 FETCH 3:4 (BODY.PEEK[]<0.12>)", replaced, "* 3 FETCH (UID 17)", "* 4 FETCH (UID 18)"))
+                .isEqualTo("a1 FETCH 3:4 (BODY.PEEK[])\r\n");
         // no UID learnt: widened
         assertThat(sent("a1 FETCH 3 (BODY.PEEK[]<0.4096>)", clean)).isEqualTo("a1 FETCH 3 (BODY.PEEK[])\r\n");
     }
@@ -74,7 +84,7 @@ class PartialFetchTest {
         ByteBuf line = line("a UID FETCH 17,19 (BODY.PEEK[]<0.10>)");
         PartialFetch p = PartialFetch.parse("a", "UID FETCH", line, 0);
         p.hold(line);
-        ByteBuf out = p.send((uid, item) -> uid == 17 ? clean : null, ByteBufAllocator.DEFAULT);
+        ByteBuf out = p.send((uid, item) -> uid == 17 ? new PolicyChain.KnownDownload(clean, 100) : null, ByteBufAllocator.DEFAULT);
         assertThat(out.toString(StandardCharsets.US_ASCII)).as("19 unknown: widened").isEqualTo("a UID FETCH 17,19 (BODY.PEEK[])\r\n");
         out.release();
     }
@@ -109,5 +119,18 @@ class PartialFetchTest {
         assertThat(p.uidOf(1, -1)).isNull();
         p.close();
         assertThat(line.refCnt()).isZero();
+    }
+
+    @Test
+    void aWindowCoversTheOriginalBytesOfARangeOfTheReplacedContent() {
+        // 0123456789abcdefghij with [5, 10) replaced by XY: 01234XYabcdefghij
+        List<ContentVerdict.Replacement> rs = List.of(new ContentVerdict.Replacement(5, 10, "XY".getBytes(StandardCharsets.US_ASCII)));
+        assertThat(PartialFetch.window(rs, 20, 0, 3)).containsExactly(0, 3);
+        assertThat(PartialFetch.window(rs, 20, 3, 6)).containsExactly(3, 12);
+        assertThat(PartialFetch.window(rs, 20, 5, 2)).isNull();
+        assertThat(PartialFetch.window(rs, 20, 6, 6)).containsExactly(10, 15);
+        assertThat(PartialFetch.window(rs, 20, 14, 100)).containsExactly(17, 20);
+        assertThat(PartialFetch.window(rs, 20, 17, 5)).isNull();
+        assertThat(PartialFetch.window(List.of(), 20, 4, Long.MAX_VALUE)).containsExactly(4, 20);
     }
 }

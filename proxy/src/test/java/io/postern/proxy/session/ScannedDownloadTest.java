@@ -112,7 +112,7 @@ class ScannedDownloadTest {
     private ScannedDownload download(Recording inspector, String line, long size, long origin, long count) throws Exception {
         return loop.submit(() -> new ScannedDownload(host(), loop, "t", List.of(inspector),
                 Unpooled.copiedBuffer(line, StandardCharsets.US_ASCII), new LiteralAnnouncement(size, false, false), null, null,
-                origin, count, SpillIo.serial(ioThread))).get();
+                origin < 0 ? null : ScannedDownload.Slice.of(origin, count), SpillIo.serial(ioThread))).get();
     }
 
     private String output() throws Exception {
@@ -169,7 +169,8 @@ class ScannedDownloadTest {
             Recording inspector = new Recording(replace, temp);
             CountDownLatch done = new CountDownLatch(1);
             ScannedDownload d = loop.submit(() -> new ScannedDownload(host(done), loop, "t", List.of(inspector),
-                    Unpooled.copiedBuffer("* 1 FETCH (UID 4 BODY[] {20}\r\n", StandardCharsets.US_ASCII), new LiteralAnnouncement(20, false, false), null, null, range[0], range[1], SpillIo.serial(ioThread))).get();
+                    Unpooled.copiedBuffer("* 1 FETCH (UID 4 BODY[] {20}\r\n", StandardCharsets.US_ASCII), new LiteralAnnouncement(20, false, false), null, null, ScannedDownload.Slice.of(range[0], range[1]),
+                    SpillIo.serial(ioThread))).get();
             loop.submit(() -> d.take(new LiteralChunk(Unpooled.copiedBuffer(message), true))).get();
             assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
             loop.submit(() -> { }).get();
@@ -178,6 +179,29 @@ class ScannedDownloadTest {
             int to = (int) Math.min(range[0] + range[1], replaced.length());
             assertThat(output()).as("range " + range[0] + "." + range[1])
                     .isEqualTo("* 1 FETCH (UID 4 BODY[]<" + range[0] + "> {" + (to - from) + "}\r\n" + replaced.substring(from, to));
+        }
+    }
+
+    @Test
+    void aWindowOfTheOriginalGivesTheRangeOfTheReplacedContentWithTheClientsOrigin() throws Exception {
+        String original = "0123456789abcdefghij";
+        List<ContentVerdict.Replacement> rs = List.of(new ContentVerdict.Replacement(5, 10, "XY".getBytes(StandardCharsets.US_ASCII)));
+        String replaced = "01234XYabcdefghij";
+        for (long[] range : new long[][] {{3, 6}, {6, 6}, {0, 100}, {14, 10}}) {
+            long[] window = PartialFetch.window(rs, original.length(), range[0], range[1]);
+            String held = original.substring((int) window[0], (int) window[1]);
+            CountDownLatch done = new CountDownLatch(1);
+            ScannedDownload d = loop.submit(() -> new ScannedDownload(host(done), loop, "t",
+                    List.of(new Recording(ContentVerdict.pass("clean", null), temp)),
+                    Unpooled.copiedBuffer("* 1 FETCH (BODY[]<" + window[0] + "> {" + held.length() + "}\r\n", StandardCharsets.US_ASCII),
+                    new LiteralAnnouncement(held.length(), false, false), ContentVerdict.replace("blocked", "test", rs), null,
+                    new ScannedDownload.Slice(range[0], range[1], window[0], original.length()), SpillIo.serial(ioThread))).get();
+            loop.submit(() -> d.take(new LiteralChunk(Unpooled.copiedBuffer(held, StandardCharsets.US_ASCII), true))).get();
+            assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
+            int from = (int) Math.min(range[0], replaced.length());
+            int to = (int) Math.min(range[0] + range[1], replaced.length());
+            assertThat(output()).as("range " + range[0] + "." + range[1] + " from the window " + held)
+                    .isEqualTo("* 1 FETCH (BODY[]<" + range[0] + "> {" + (to - from) + "}\r\n" + replaced.substring(from, to));
         }
     }
 }
