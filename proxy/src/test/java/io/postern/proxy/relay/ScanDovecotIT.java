@@ -50,19 +50,22 @@ class ScanDovecotIT {
         clamd = ClamdFixture.start();
         dovecot = DovecotFixture.builder().name("scan").start();
         for (String user : List.of("alice", "bob", "carol", "open", "closed", "plain", "big", "odd", "dana", "erin", "frank",
-                "gina", "hank", "ivan")) {
+                "gina", "hank", "ivan", "judy")) {
             dovecot.addUser(user, PASSWORD);
         }
         spillDir = Files.createTempDirectory("postern-scan-spill-");
         postern = PosternHarness.inFrontOf(dovecot.host(), dovecot.port(), """
                 policies:
                   - name: scan-all
-                    match: { users: [alice, bob, carol, big, odd, dana, frank, gina, hank, ivan] }
+                    match: { users: [alice, bob, carol, big, odd, dana, frank, gina, hank, ivan, judy] }
                     scan:
                       clamd: { address: "%s", timeout: 10s }
                       spill_threshold: 1MiB
                       temp_dir: "%s"
                       malformed: pass
+                  - name: read-only
+                    match: { users: [judy] }
+                    acl: { read_only: true }
                   - name: scan-refuse
                     match: { users: [erin] }
                     scan: { clamd: { address: "%s" }, download: refuse }
@@ -645,6 +648,21 @@ class ScanDovecotIT {
             c.tagged("s");
             byte[] refused = oneResponse(c, "r", "FETCH 1 (BODY.PEEK[]<0." + chunk + ">)");
             assertThat(new String(refused, StandardCharsets.ISO_8859_1)).isEqualTo("* 1 FETCH (BODY[]<0> NIL)\r\n");
+        }
+    }
+
+    @Test
+    void aPartialFetchOfAUserWhoseCommandsGoThroughAPolicyIsTakenAsWell() throws Exception {
+        byte[] message = eicar("read-only ranges");
+        dovecot.seedMessage("judy", "INBOX", message);
+        try (RawImapClient c = viaPostern("judy")) {
+            c.send("s SELECT INBOX\r\n");
+            c.tagged("s");
+            byte[] whole = literalOf(oneResponse(c, "w", "FETCH 1 BODY.PEEK[]"));
+            assertThat(new String(whole, StandardCharsets.ISO_8859_1)).contains("Postern removed the attachment \"invoice.txt\"");
+            assertThat(inRanges(c, "FETCH 1", "BODY.PEEK[]", "BODY[]", 100)).isEqualTo(whole);
+            c.send("x STORE 1 +FLAGS (\\Deleted)\r\n");
+            assertThat(c.tagged("x")).startsWith("x NO"); // the command policy still decides
         }
     }
 
