@@ -249,6 +249,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         this.decoder = (ImapFrameDecoder) ctx.pipeline().get(HandlerNames.FRAME_DECODER);
         this.policies = new PolicyGate(policyRegistry, this, id, listener.name(), client.eventLoop(), metrics, meters);
         this.policies.connection(since, null, null);
+        client.config().setRecvByteBufAllocator(new RelayReadAllocator(this::mayReadClientOn));
     }
 
     @Override
@@ -440,21 +441,30 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
     }
 
     private void readClientIfReady() {
+        if (clientReadAllowed()) {
+            client.read();
+        }
+    }
+
+    private boolean clientReadAllowed() {
         if (state == State.CLOSED || state == State.LOGGING_IN || state == State.STARTING_TLS
                 || decoder.awaitingLiteralDecision() || policies.pending() || uploadBusy() || partial != null
                 || (upload != null && upload.backlogged())) {
-            return;
+            return false;
         }
         if (byeAfterCommands != null && transmitting == null && !dropping) {
-            return; // ending: the command being sent (an APPEND's literal) is read to its end, no new one
+            return false; // ending: the command being sent (an APPEND's literal) is read to its end, no new one
         }
         if (state == State.RELAY && (backend == null || !backend.isWritable())) {
-            return; // the backend's writability event resumes reading
+            return false; // the backend's writability event resumes reading
         }
-        if (!client.isWritable()) {
-            return; // a client that does not read Postern's answers gets no more read: its writability resumes it
-        }
-        client.read();
+        // a client that does not read Postern's answers gets no more read: its writability resumes it
+        return client.isWritable();
+    }
+
+    /** Whether a client read in progress may take another buffer: only while relaying, and as {@link #readClientIfReady}. */
+    private boolean mayReadClientOn() {
+        return state == State.RELAY && clientReadAllowed();
     }
 
     // ---------------------------------------------------------------- before login
@@ -821,6 +831,7 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
             ch = connect.channel();
         }
         backend = ch;
+        ((RelayReadAllocator) ch.config().getRecvByteBufAllocator()).gate(this::mayReadBackendOn);
         String slot = backendName;
         ch.closeFuture().addListener(f -> pool.release(slot)); // the session slot taken above
         login = new BackendLogin(this, ch, credentials, target.tls().equals("starttls"),
@@ -1777,6 +1788,11 @@ public final class ClientSession extends ChannelInboundHandlerAdapter implements
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /** Whether a backend read in progress may take another buffer: what {@link #onBackendReadComplete} would ask. */
+    private boolean mayReadBackendOn() {
+        return state == State.RELAY && client.isWritable() && !downloadBusy();
     }
 
     /** A held FETCH literal waits for its verdict or its writing, or for its file work to catch up: the backend is not read. */

@@ -218,7 +218,8 @@ public final class WarmConnections {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) target.connectTimeout().toMillis())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark);
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new RelayReadAllocator());
     }
 
     /** Closes every waiting connection (on their loops). */
