@@ -32,10 +32,11 @@ public record PosternConfig(
         LimitsConfig limits,
         TimeoutsConfig timeouts,
         AdminConfig admin,
-        PolicySet policies) {
+        PolicySet policies,
+        IoConfig io) {
 
     static final Set<String> KEYS =
-            Set.of("listeners", "tls", "backends", "routing", "groups", "policies", "admin", "limits", "timeouts");
+            Set.of("listeners", "tls", "backends", "routing", "groups", "policies", "admin", "limits", "timeouts", "io");
 
     public static PosternConfig load(Path file) throws ConfigException {
         String text;
@@ -113,6 +114,8 @@ public record PosternConfig(
         LimitsConfig limits = top.get("limits").isMissing() ? LimitsConfig.defaults() : LimitsConfig.read(top.get("limits"));
         TimeoutsConfig timeouts =
                 top.get("timeouts").isMissing() ? TimeoutsConfig.defaults() : TimeoutsConfig.read(top.get("timeouts"));
-        return new PosternConfig(List.copyOf(listeners), tls, Map.copyOf(backends), routing, limits, timeouts, admin, policies);
+        IoConfig io = top.get("io").isMissing() ? IoConfig.defaults() : IoConfig.read(top.get("io"));
+        return new PosternConfig(List.copyOf(listeners), tls, Map.copyOf(backends), routing, limits, timeouts, admin, policies,
+                io);
     }
 }

@@ -8,6 +8,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.postern.proxy.config.IoConfig;
 import io.postern.proxy.config.ListenerConfig;
 import io.postern.proxy.config.PosternConfig;
 import io.postern.proxy.routing.Router;
@@ -42,8 +43,6 @@ public final class PosternServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(PosternServer.class);
 
-    /** Small enough that a slow peer stops the other side's reads early, large enough for full TCP windows. */
-    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
     private volatile PosternConfig config;
     private final Transport transport;
@@ -69,13 +68,16 @@ public final class PosternServer implements AutoCloseable {
     /** The meters: one registry per server, kept across reloads. */
     private final PosternMetrics metrics = new PosternMetrics();
     private final WarmConnections warm;
+    /** The event loops and water marks the server started with: a reload does not change them. */
+    private final IoConfig ioConfig;
 
     private PosternServer(PosternConfig config, TlsRuntime tls, Transport transport, int workerThreads) {
         this.config = config;
         this.tls = tls;
         this.transport = transport;
         this.acceptGroup = transport.newGroup(1);
-        this.workerGroup = transport.newGroup(workerThreads);
+        this.ioConfig = config.io();
+        this.workerGroup = transport.newGroup(workerThreads > 0 ? workerThreads : ioConfig.threads());
         this.pool = new BackendPool(config.backends(), config.routing(), workerGroup, transport.socketChannel());
         this.router = new OverridingRouter(Routers.of(config), overrides, config.backends()::containsKey);
         this.policies = new PolicyRegistry(config.policies());
@@ -92,7 +94,7 @@ public final class PosternServer implements AutoCloseable {
         return start(config, Transport.best(), 0);
     }
 
-    /** @param workerThreads 0 for Netty's default (two per core) */
+    /** @param workerThreads 0 for the configuration's {@code io.event_loop_threads} */
     public static PosternServer start(PosternConfig config, Transport transport, int workerThreads)
             throws InterruptedException, TlsConfigException {
         return start(config, null, transport, workerThreads);
@@ -136,7 +138,7 @@ public final class PosternServer implements AutoCloseable {
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.AUTO_READ, false)
-                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ioConfig.waterMark())
                     .childHandler(new ClientChannelInitializer(listener, () -> services, channels, sessions));
             Channel ch = b.bind(listener.bind().toResolved()).sync().channel();
             channels.add(ch);
@@ -227,6 +229,11 @@ public final class PosternServer implements AutoCloseable {
         return a;
     }
 
+    /** The threads that serve the sessions ({@code io.event_loop_threads}, or the start call's). */
+    public int eventLoopThreads() {
+        return ((io.netty.util.concurrent.MultithreadEventExecutorGroup) workerGroup).executorCount();
+    }
+
     /**
      * Bytes written toward clients that the sockets have not taken yet, over all sessions. With
      * backpressure working this stays near one write-buffer high-water mark per slow client,
@@ -236,9 +243,10 @@ public final class PosternServer implements AutoCloseable {
         long total = 0;
         for (Channel ch : channels) {
             if (ch instanceof io.netty.channel.socket.SocketChannel) {
+                WriteBufferWaterMark marks = ch.config().getWriteBufferWaterMark();
                 total += ch.isWritable()
-                        ? WATER_MARK.high() - ch.bytesBeforeUnwritable()
-                        : WATER_MARK.low() + ch.bytesBeforeWritable();
+                        ? marks.high() - ch.bytesBeforeUnwritable()
+                        : marks.low() + ch.bytesBeforeWritable();
             }
         }
         return total;
@@ -432,6 +440,9 @@ public final class PosternServer implements AutoCloseable {
         }
         if (!java.util.Objects.equals(next.admin(), config.admin())) {
             notes.add("admin changes need a restart");
+        }
+        if (!next.io().equals(ioConfig)) {
+            notes.add("io changes need a restart");
         }
         pool.reconfigure(next.backends(), next.routing());
         SessionServices old = services;

@@ -67,6 +67,7 @@ class DocumentedConfigTest {
                 Map.entry("tls.certificates[].", TlsConfig.CertificateConfig.KEYS),
                 Map.entry("limits.", LimitsConfig.KEYS),
                 Map.entry("timeouts.", TimeoutsConfig.KEYS),
+                Map.entry("io.", IoConfig.KEYS),
                 Map.entry("admin.", AdminConfig.KEYS),
                 Map.entry("policies[].", PoliciesConfig.entryKeys()),
                 Map.entry("policies[].match.", PoliciesConfig.MATCH_KEYS),

@@ -34,6 +34,10 @@ public class PosternConfigTest {
             timeouts:
               pre_auth: 30s
               idle: 40m
+            io:
+              event_loop_threads: 3
+              write_buffer_low: 32KiB
+              write_buffer_high: 1MiB
             """;
 
     @Test
@@ -55,6 +59,9 @@ public class PosternConfigTest {
         assertThat(c.limits().maxLoginFailures()).isEqualTo(5);
         assertThat(c.timeouts().preAuth()).isEqualTo(Duration.ofSeconds(30));
         assertThat(c.timeouts().idle()).isEqualTo(Duration.ofMinutes(40));
+        assertThat(c.io()).isEqualTo(new IoConfig(3, 32 * 1024, 1024 * 1024));
+        assertThat(c.io().threads()).isEqualTo(3);
+        assertThat(c.io().waterMark().high()).isEqualTo(1024 * 1024);
     }
 
     @Test
@@ -68,6 +75,8 @@ public class PosternConfigTest {
         assertThat(c.timeouts().preAuth()).isEqualTo(Duration.ofSeconds(60));
         assertThat(c.timeouts().idle()).isEqualTo(Duration.ofMinutes(35));
         assertThat(c.limits().maxLoginFailures()).isEqualTo(3);
+        assertThat(c.io()).isEqualTo(new IoConfig(0, 64 * 1024, 256 * 1024));
+        assertThat(c.io().threads()).as("one per core").isEqualTo(Runtime.getRuntime().availableProcessors());
     }
 
     @ParameterizedTest
@@ -99,6 +108,9 @@ public class PosternConfigTest {
         "policies: []|policies: [{match: {groups: [ghosts]}, acl: {read_only: true}}]|policies[0].match.groups[0]: unknown group \"ghosts\" (define it under groups)",
         "policies: []|policies: [{acl: {read_only: true}, capabilities: {add: [X]}}]|policies[0]: one policy type per entry, found acl and capabilities",
         "tls: none\\n  - name: shard-b|tls: none\\n    warm_connections: 2\\n    proxy_protocol: v2\\n  - name: shard-b|backends[0].warm_connections: a connection made ahead cannot carry the PROXY header of a client not yet known; remove warm_connections or proxy_protocol",
+        "write_buffer_high: 1MiB|write_buffer_high: 16KiB|io.write_buffer_high: 16384 is below write_buffer_low (32768)",
+        "event_loop_threads: 3|event_loop_threads: -1|io.event_loop_threads: -1 is out of range (expected: 0 to 1024)",
+        "write_buffer_low: 32KiB|write_buffer_low: 100|io.write_buffer_low: 100 is out of range (expected: 1024 to 67108864)",
         "policies: []|policies: [{capabilities: {remove: [\"A B\"]}}]|policies[0].capabilities.remove[0]: \"A B\" is not a capability name",
     })
     void badValuesNameTheirKeyPath(String from, String to, String message) {
@@ -134,7 +146,7 @@ public class PosternConfigTest {
     @Test
     void unknownTopLevelKeyAndMissingSections() {
         assertThatThrownBy(() -> PosternConfig.parse(GOOD + "listners: []\n"))
-                .hasMessageStartingWith("listners: unknown key (known keys: admin, backends, groups, limits, listeners,");
+                .hasMessageStartingWith("listners: unknown key (known keys: admin, backends, groups, io, limits, listeners,");
         assertThatThrownBy(() -> PosternConfig.parse("backends: [{name: a, address: \"127.0.0.1:1\"}]\nrouting: {}\n"))
                 .hasMessage("listeners: at least one listener is required");
         assertThatThrownBy(() -> PosternConfig.parse(""))

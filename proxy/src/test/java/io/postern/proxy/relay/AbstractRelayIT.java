@@ -262,6 +262,39 @@ abstract class AbstractRelayIT {
     }
 
     @Test
+    void ioSectionSetsTheEventLoopsAndTheWaterMarks() throws Exception {
+        assertThat(postern.server().eventLoopThreads()).as("default: one per core")
+                .isEqualTo(Runtime.getRuntime().availableProcessors());
+        String user = newUser();
+        byte[] original = bigMessage(4 * 1024 * 1024, 43);
+        appendRaw(direct(), user, "INBOX", original);
+        try (PosternHarness small = PosternHarness.inFrontOf(backend.host(), backend.port(), """
+                io:
+                  event_loop_threads: 1
+                  write_buffer_low: 8KiB
+                  write_buffer_high: 32KiB
+                """);
+                RawImapClient c = login(small.address(), user)) {
+            assertThat(small.server().eventLoopThreads()).isEqualTo(1);
+            c.send("w1 EXAMINE INBOX\r\n");
+            c.tagged("w1");
+            c.send("w2 FETCH 1 (BODY.PEEK[])\r\n");
+            long maxPending = 0;
+            for (int i = 0; i < 20; i++) { // the client reads nothing for a second
+                Thread.sleep(50);
+                maxPending = Math.max(maxPending, small.server().pendingClientBytes());
+            }
+            byte[] response = c.response();
+            assertThat(c.tagged("w2")).startsWith("w2 OK");
+            String head = new String(response, 0, 100, StandardCharsets.ISO_8859_1);
+            int start = head.indexOf("}\r\n") + 3;
+            assertThat(sha256(Arrays.copyOfRange(response, start, start + original.length))).isEqualTo(sha256(original));
+            // the 32 KiB mark and at most one more read buffer (64 KiB), not the default 256 KiB mark's worth
+            assertThat(maxPending).isPositive().isLessThan(128 * 1024);
+        }
+    }
+
+    @Test
     void appendWithLiteralPlusThroughAngusIsStoredByteIdentical() throws Exception {
         String user = newUser();
         byte[] original = bigMessage(200 * 1024, 11);
