@@ -68,7 +68,7 @@ class AuditSyslogIT {
     private List<String> records(RsyslogFixture rsyslog, int count) throws Exception {
         List<String> raw = rsyslog.awaitRaw(count);
         assertThat(raw).hasSize(count);
-        List<String> parsed = rsyslog.parsed();
+        List<String> parsed = rsyslog.awaitParsed(count);
         assertThat(parsed).hasSize(count);
         List<String> out = new ArrayList<>();
         for (int i = 0; i < raw.size(); i++) {

@@ -150,6 +150,17 @@ public final class RsyslogFixture implements AutoCloseable {
         return raw();
     }
 
+    /**
+     * Waits until at least {@code count} messages were written parsed (bounded), and returns them:
+     * rsyslog writes its two files each on its own, so the parsed one may lag the raw one.
+     */
+    public List<String> awaitParsed(int count) throws IOException {
+        for (int i = 0; i < 500 && parsed().size() < count; i++) {
+            sleep(20);
+        }
+        return parsed();
+    }
+
     private List<String> lines(String name) throws IOException {
         Path p = dir.resolve(name);
         return Files.exists(p) ? Files.readAllLines(p, StandardCharsets.UTF_8) : List.of();
