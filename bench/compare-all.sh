@@ -88,6 +88,8 @@ uptime | tee "$out/load-before.txt"
 # warm-up: the first minutes of a fresh JVM measure the JIT, not the relay (not recorded)
 "${bench[@]}" fetch --target "imap://127.0.0.1:$postern_port" --repeat 3 --big-repeat 3 --json "$out/warmup.jsonl" 2>/dev/null
 "${bench[@]}" noop --target "imap://127.0.0.1:$postern_port" --json "$out/warmup.jsonl" 2>/dev/null
+# the login path too: a Postern that has not compiled it spends a seventh of a storm in the JIT
+"${bench[@]}" login --target "imap://127.0.0.1:$postern_port" --sessions 300 --concurrency 16 --json "$out/warmup.jsonl" 2>/dev/null
 
 compare noop
 compare fetch
