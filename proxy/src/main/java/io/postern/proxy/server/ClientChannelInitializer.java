@@ -56,6 +56,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     /** A load balancer in front: its PROXY header comes before anything else, TLS included. */
     private static void addProxyProtocol(ChannelPipeline p, ListenerConfig listener) {
         if (listener.proxyProtocol()) {
+            p.addLast(HandlerNames.PROXY_PROTOCOL_GUARD, new ProxyV1LineGuard());
             p.addLast(HandlerNames.PROXY_PROTOCOL_DECODER, new HAProxyMessageDecoder());
             p.addLast(HandlerNames.PROXY_PROTOCOL, new ProxyProtocolHandler(listener.proxyTrusted()));
         }

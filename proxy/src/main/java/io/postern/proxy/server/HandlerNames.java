@@ -8,6 +8,7 @@ public final class HandlerNames {
     public static final String BYTES = "bytes";
     public static final String IDLE_TIMEOUT = "idle-timeout";
     public static final String TLS = "tls";
+    public static final String PROXY_PROTOCOL_GUARD = "proxy-protocol-guard";
     public static final String PROXY_PROTOCOL_DECODER = "proxy-protocol-decoder";
     public static final String PROXY_PROTOCOL = "proxy-protocol";
     public static final String INFLATE = "inflate";
