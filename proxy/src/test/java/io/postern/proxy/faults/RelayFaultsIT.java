@@ -182,7 +182,8 @@ class RelayFaultsIT extends AbstractFaultIT {
         assertEnds(b -> {
             b.expect("NOOP");
             b.send("* OK " + "z".repeat(MAX_RESPONSE_LINE));
-            b.send("z".repeat(MAX_RESPONSE_LINE));
+            // past the limit already: Postern may close before this arrives (it reads several buffers at once)
+            b.sendUnlessReset("z".repeat(MAX_RESPONSE_LINE));
             b.awaitClosedByPeer(CLOSE_WITHIN);
         }, "a1 NOOP\r\n", "* BYE Backend protocol error.\r\n");
     }

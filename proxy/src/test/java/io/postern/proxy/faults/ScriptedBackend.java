@@ -344,6 +344,25 @@ final class ScriptedBackend implements AutoCloseable {
         }
 
         /**
+         * Sends, where Postern may already have closed the connection on what came before (a
+         * limit passed): a reset then ends the sending, and the script goes on to check the close.
+         *
+         * @return whether all of it was written
+         */
+        boolean sendUnlessReset(String text) throws IOException {
+            try {
+                send(text);
+                return true;
+            } catch (java.net.SocketException reset) {
+                String why = String.valueOf(reset.getMessage());
+                if (!why.contains("reset") && !why.contains("Broken pipe")) {
+                    throw reset;
+                }
+                return false;
+            }
+        }
+
+        /**
          * Reads and drops everything until the peer closes; fails when it has not closed within
          * {@code timeout}. How a script checks that Postern gave up on this connection.
          *
