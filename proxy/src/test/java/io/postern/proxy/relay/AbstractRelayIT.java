@@ -213,7 +213,9 @@ abstract class AbstractRelayIT {
     @Test
     void posternsOwnAnswersNeverLandInsideARelayedLiteral() throws Exception {
         String user = newUser();
-        byte[] original = bigMessage(2 * 1024 * 1024, 31);
+        // more than the socket buffers between backend and client hold (several MiB here): the FETCH
+        // is still running when the client's next commands arrive, whatever Postern's read sizes
+        byte[] original = bigMessage(25 * 1024 * 1024, 31);
         appendRaw(direct(), user, "INBOX", original);
         try (RawImapClient c = login(postern.address(), user)) {
             c.send("r1 EXAMINE INBOX\r\n");
