@@ -63,19 +63,17 @@ final class RelayReadAllocator implements RecvByteBufAllocator {
             super.incMessagesRead(numMessages);
         }
 
+        /** Whether the last read filled its buffer; made once, not per read. */
+        private final UncheckedBooleanSupplier filled = () -> attemptedBytesRead() == lastBytesRead();
+
         @Override
         public boolean continueReading() {
-            return continueReading(() -> attemptedBytesRead() == lastBytesRead());
+            return continueReading(filled);
         }
 
         @Override
         public boolean continueReading(UncheckedBooleanSupplier maybeMoreData) {
             return reads < MAX_READS && lastBytesRead() > 0 && maybeMoreData.get() && gate.getAsBoolean();
-        }
-
-        @Override
-        public void readComplete() {
-            ((ExtendedHandle) delegate()).readComplete();
         }
     }
 }
